@@ -1,0 +1,117 @@
+use std::sync::Arc;
+
+use crate::access::api_key::{ApiKey, ApiKeyRepoError, ApiKeyRepository, ApiKeySecret, Scope};
+use crate::clock::Clock;
+use crate::ids::OrgId;
+use crate::project::{Project, ProjectRepoError, ProjectRepository, ProjectSlug};
+use crate::storage::StorageError;
+
+/// Why a request may not go on. The order of checks is: key (401), scope (403), ownership (404).
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("missing, malformed, unknown or revoked API key")]
+    Unauthenticated,
+    #[error("the API key lacks the {0} scope")]
+    MissingScope(Scope),
+    /// The organisation or project does not exist or belongs to another organisation; the two are
+    /// never told apart.
+    #[error("no such organisation or project")]
+    NotFound,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<ApiKeyRepoError> for AccessError {
+    fn from(error: ApiKeyRepoError) -> Self {
+        match error {
+            ApiKeyRepoError::Storage(e) => Self::Storage(e),
+            other => Self::Storage(StorageError::new(other.to_string())),
+        }
+    }
+}
+
+impl From<ProjectRepoError> for AccessError {
+    fn from(error: ProjectRepoError) -> Self {
+        match error {
+            ProjectRepoError::Storage(e) => Self::Storage(e),
+            other => Self::Storage(StorageError::new(other.to_string())),
+        }
+    }
+}
+
+/// An authenticated key, checked for one scope.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key: ApiKey,
+}
+
+/// Turns a presented bearer string into a caller allowed to act on one project.
+pub struct Authorizer {
+    keys: Arc<dyn ApiKeyRepository>,
+    projects: Arc<dyn ProjectRepository>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Authorizer {
+    pub fn new(
+        keys: Arc<dyn ApiKeyRepository>,
+        projects: Arc<dyn ProjectRepository>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            keys,
+            projects,
+            clock,
+        }
+    }
+
+    /// Checks the key and its scope.
+    pub async fn authenticate(
+        &self,
+        bearer: Option<&str>,
+        needed: Scope,
+    ) -> Result<Caller, AccessError> {
+        let secret = bearer
+            .and_then(ApiKeySecret::parse)
+            .ok_or(AccessError::Unauthenticated)?;
+        let key = self
+            .keys
+            .find_by_prefix(&secret.prefix())
+            .await?
+            .ok_or(AccessError::Unauthenticated)?;
+        if !key.hash.matches(&secret.hash()) || key.revoked_at.is_some() {
+            return Err(AccessError::Unauthenticated);
+        }
+        if !key.scopes.contains(needed) {
+            return Err(AccessError::MissingScope(needed));
+        }
+        Ok(Caller { key })
+    }
+
+    /// Checks the key, its scope, and that its organisation owns the project.
+    pub async fn authorize_project(
+        &self,
+        bearer: Option<&str>,
+        needed: Scope,
+        org: OrgId,
+        slug: &str,
+    ) -> Result<(Caller, Project), AccessError> {
+        let caller = self.authenticate(bearer, needed).await?;
+        if caller.key.org_id != org {
+            return Err(AccessError::NotFound);
+        }
+        let slug = ProjectSlug::parse(slug).map_err(|_| AccessError::NotFound)?;
+        let project = self
+            .projects
+            .find(org, &slug)
+            .await?
+            .ok_or(AccessError::NotFound)?;
+        Ok((caller, project))
+    }
+
+    /// Records that the key was used; a failure here must not fail the request it served.
+    pub async fn record_use(&self, caller: &Caller) -> Result<(), AccessError> {
+        self.keys.touch(caller.key.id, self.clock.now()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+pub mod access;
+pub mod clock;
+pub mod health;
+pub mod ids;
+pub mod ledger;
+pub mod metrics;
+pub mod organisation;
+pub mod page;
+pub mod project;
+pub mod storage;
+pub mod validation;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use validation::{FieldError, InvalidParams};

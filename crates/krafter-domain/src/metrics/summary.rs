@@ -1,0 +1,58 @@
+use chrono::NaiveDate;
+
+use crate::metrics::delta::{DayDelta, DeltaLedger};
+use crate::metrics::window::{SummaryQuery, VerificationScope};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurnDownPoint {
+    pub date: NaiveDate,
+    pub open_risk_score: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// One point per day of the window, oldest first.
+    pub risk_burn_down: Vec<BurnDownPoint>,
+    /// Passed over all verifications counted; 0 when there are none.
+    pub verification_pass_rate: f64,
+    /// Open regressions over terminal findings at the end of the window; 0 when none are terminal.
+    pub regression_rate: f64,
+    /// Findings in an open status at the end of the window.
+    pub open_findings: i64,
+}
+
+/// Folds daily deltas into the summary of `query`.
+pub fn summarize(query: &SummaryQuery, ledger: &DeltaLedger) -> Summary {
+    let mut state = ledger.before;
+    let mut in_window = DayDelta::default();
+    let mut pending = ledger.days.iter().peekable();
+    let mut risk_burn_down = Vec::new();
+    for date in query.window.days() {
+        while let Some(day) = pending.next_if(|d| d.day <= date) {
+            state += day.delta;
+            in_window += day.delta;
+        }
+        risk_burn_down.push(BurnDownPoint {
+            date,
+            open_risk_score: state.open_risk_score,
+        });
+    }
+    let verifications = match query.verifications {
+        VerificationScope::AllTime => state,
+        VerificationScope::Window => in_window,
+    };
+    Summary {
+        risk_burn_down,
+        verification_pass_rate: ratio(verifications.verifications_passed, verifications.verifications),
+        regression_rate: ratio(state.open_regressions, state.terminal_findings),
+        open_findings: state.open_findings,
+    }
+}
+
+fn ratio(part: i64, whole: i64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}

@@ -1,0 +1,51 @@
+//! Organisations: the tenants.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::OrgId;
+use crate::storage::StorageError;
+use crate::validation::InvalidParams;
+
+/// A display name: 1 to 200 characters after trimming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganisationName(String);
+
+impl OrganisationName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidParams> {
+        let trimmed = raw.trim();
+        let len = trimmed.chars().count();
+        if !(1..=200).contains(&len) {
+            return Err(InvalidParams::field("name", "must be 1 to 200 characters"));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: OrgId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrganisationRepoError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Where organisations live.
+///
+/// Contract: `create` stores a new organisation with the given id and fails only with `Storage`;
+/// `find` answers `Ok(None)` for an id that does not exist.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OrganisationRepository: Send + Sync {
+    async fn create(&self, organisation: &Organisation) -> Result<(), OrganisationRepoError>;
+    async fn find(&self, id: OrgId) -> Result<Option<Organisation>, OrganisationRepoError>;
+}

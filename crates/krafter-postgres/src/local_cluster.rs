@@ -1,0 +1,1 @@
+//! Launches a private PostgreSQL cluster from the installed server binaries.

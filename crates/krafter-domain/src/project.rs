@@ -93,6 +93,9 @@ pub enum ProjectRepoError {
 #[async_trait]
 pub trait ProjectRepository: Send + Sync {
     async fn create(&self, project: &Project) -> Result<(), ProjectRepoError>;
-    async fn find(&self, org: OrgId, slug: &ProjectSlug)
-        -> Result<Option<Project>, ProjectRepoError>;
+    async fn find(
+        &self,
+        org: OrgId,
+        slug: &ProjectSlug,
+    ) -> Result<Option<Project>, ProjectRepoError>;
 }

@@ -11,7 +11,9 @@ use krafter_domain::ledger::{
     FindingHistory, FindingState, FindingStatus, PriorityScore, ProjectHistory, Regression,
     Verification, VerificationResult,
 };
-use krafter_domain::metrics::{reference, summarize, DatedDelta, DayDelta, DeltaLedger, Summary, SummaryQuery};
+use krafter_domain::metrics::{
+    reference, summarize, DatedDelta, DayDelta, DeltaLedger, Summary, SummaryQuery,
+};
 
 /// What the metrics repository would answer for this history and window.
 fn ledger_for(history: &ProjectHistory, query: &SummaryQuery) -> DeltaLedger {
@@ -40,18 +42,28 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 fn state(status: FindingStatus, score: i64) -> FindingState {
-    FindingState { status, priority_score: PriorityScore::parse(score).unwrap() }
+    FindingState {
+        status,
+        priority_score: PriorityScore::parse(score).unwrap(),
+    }
 }
 
 fn finding(events: &[(&str, FindingStatus, i64)]) -> FindingHistory {
     FindingHistory {
         finding_id: FindingId::generate(),
-        events: events.iter().map(|(t, s, p)| (at(t), state(*s, *p))).collect(),
+        events: events
+            .iter()
+            .map(|(t, s, p)| (at(t), state(*s, *p)))
+            .collect(),
     }
 }
 
 fn scores(summary: &Summary) -> Vec<i64> {
-    summary.risk_burn_down.iter().map(|p| p.open_risk_score).collect()
+    summary
+        .risk_burn_down
+        .iter()
+        .map(|p| p.open_risk_score)
+        .collect()
 }
 
 use FindingStatus::*;
@@ -64,9 +76,18 @@ fn every_vector_is_met_by_both_computations() {
     for scenario in &vectors.scenarios {
         let history = scenario.history();
         for q in &scenario.queries {
-            let got = summary(&history, q.date_from.as_deref(), q.date_to.as_deref(), &today);
+            let got = summary(
+                &history,
+                q.date_from.as_deref(),
+                q.date_to.as_deref(),
+                &today,
+            );
             let want = vectors::expected_summary(&q.expected);
-            assert_eq!(got, want, "{} {:?}..{:?}", scenario.name, q.date_from, q.date_to);
+            assert_eq!(
+                got, want,
+                "{} {:?}..{:?}",
+                scenario.name, q.date_from, q.date_to
+            );
             checked += 1;
         }
     }
@@ -75,16 +96,26 @@ fn every_vector_is_met_by_both_computations() {
 
 #[test]
 fn the_vendored_vectors_match_the_shared_spec() {
-    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec/summary-vectors.json");
+    let shared = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/spec/summary-vectors.json"
+    );
     if let Ok(text) = std::fs::read_to_string(shared) {
-        assert_eq!(text, vectors::VECTORS_JSON, "refresh crates/krafter-test-support/vectors");
+        assert_eq!(
+            text,
+            vectors::VECTORS_JSON,
+            "refresh crates/krafter-test-support/vectors"
+        );
     }
 }
 
 #[test]
 fn a_change_exactly_at_midnight_belongs_to_the_new_day() {
     let h = ProjectHistory {
-        findings: vec![finding(&[("2026-06-08T00:00:00Z", New, 70), ("2026-06-09T00:00:00Z", Resolved, 70)])],
+        findings: vec![finding(&[
+            ("2026-06-08T00:00:00Z", New, 70),
+            ("2026-06-09T00:00:00Z", Resolved, 70),
+        ])],
         ..Default::default()
     };
     let s = summary(&h, Some("2026-06-07"), Some("2026-06-10"), "2026-06-10");
@@ -94,7 +125,10 @@ fn a_change_exactly_at_midnight_belongs_to_the_new_day() {
 #[test]
 fn backdated_import_counts_on_the_days_it_happened() {
     let h = ProjectHistory {
-        findings: vec![finding(&[("2025-01-01T10:00:00Z", Triaged, 300), ("2026-06-09T23:59:59.999999Z", Dismissed, 300)])],
+        findings: vec![finding(&[
+            ("2025-01-01T10:00:00Z", Triaged, 300),
+            ("2026-06-09T23:59:59.999999Z", Dismissed, 300),
+        ])],
         ..Default::default()
     };
     let s = summary(&h, None, None, "2026-06-10");
@@ -105,7 +139,10 @@ fn backdated_import_counts_on_the_days_it_happened() {
 #[test]
 fn created_and_resolved_on_the_same_day_never_shows() {
     let h = ProjectHistory {
-        findings: vec![finding(&[("2026-06-08T01:00:00Z", New, 40), ("2026-06-08T02:00:00Z", Resolved, 40)])],
+        findings: vec![finding(&[
+            ("2026-06-08T01:00:00Z", New, 40),
+            ("2026-06-08T02:00:00Z", Resolved, 40),
+        ])],
         ..Default::default()
     };
     let s = summary(&h, None, None, "2026-06-10");
@@ -131,8 +168,15 @@ fn a_priority_change_while_open_keeps_each_days_score() {
 fn reopened_after_resolve_counts_again_and_dismissed_does_not() {
     let h = ProjectHistory {
         findings: vec![
-            finding(&[("2026-06-04T08:00:00Z", New, 10), ("2026-06-05T08:00:00Z", Resolved, 10), ("2026-06-07T08:00:00Z", ReadyVerify, 12)]),
-            finding(&[("2026-06-04T09:00:00Z", Triaged, 1), ("2026-06-06T09:00:00Z", Dismissed, 1)]),
+            finding(&[
+                ("2026-06-04T08:00:00Z", New, 10),
+                ("2026-06-05T08:00:00Z", Resolved, 10),
+                ("2026-06-07T08:00:00Z", ReadyVerify, 12),
+            ]),
+            finding(&[
+                ("2026-06-04T09:00:00Z", Triaged, 1),
+                ("2026-06-06T09:00:00Z", Dismissed, 1),
+            ]),
         ],
         ..Default::default()
     };
@@ -149,14 +193,26 @@ fn no_verifications_and_nothing_terminal_give_zero_rates() {
         ..Default::default()
     };
     let s = summary(&h, None, None, "2026-06-10");
-    assert_eq!((s.verification_pass_rate, s.regression_rate, s.open_findings), (0.0, 0.0, 1));
+    assert_eq!(
+        (s.verification_pass_rate, s.regression_rate, s.open_findings),
+        (0.0, 0.0, 1)
+    );
 }
 
 #[test]
 fn rates_are_exact_ratios() {
-    let f1 = finding(&[("2026-06-01T08:00:00Z", New, 10), ("2026-06-02T08:00:00Z", Resolved, 10)]);
-    let f2 = finding(&[("2026-06-01T08:00:00Z", New, 10), ("2026-06-02T08:00:00Z", Resolved, 10)]);
-    let f3 = finding(&[("2026-06-01T08:00:00Z", New, 10), ("2026-06-02T08:00:00Z", Dismissed, 10)]);
+    let f1 = finding(&[
+        ("2026-06-01T08:00:00Z", New, 10),
+        ("2026-06-02T08:00:00Z", Resolved, 10),
+    ]);
+    let f2 = finding(&[
+        ("2026-06-01T08:00:00Z", New, 10),
+        ("2026-06-02T08:00:00Z", Resolved, 10),
+    ]);
+    let f3 = finding(&[
+        ("2026-06-01T08:00:00Z", New, 10),
+        ("2026-06-02T08:00:00Z", Dismissed, 10),
+    ]);
     let verification = |id: FindingId, result, t: &str| Verification {
         id: VerificationId::generate(),
         finding_id: id,
@@ -165,9 +221,21 @@ fn rates_are_exact_ratios() {
     };
     let h = ProjectHistory {
         verifications: vec![
-            verification(f1.finding_id, VerificationResult::Passed, "2026-06-02T09:00:00Z"),
-            verification(f2.finding_id, VerificationResult::Failed, "2026-06-02T09:00:00Z"),
-            verification(f3.finding_id, VerificationResult::Passed, "2026-06-09T09:00:00Z"),
+            verification(
+                f1.finding_id,
+                VerificationResult::Passed,
+                "2026-06-02T09:00:00Z",
+            ),
+            verification(
+                f2.finding_id,
+                VerificationResult::Failed,
+                "2026-06-02T09:00:00Z",
+            ),
+            verification(
+                f3.finding_id,
+                VerificationResult::Passed,
+                "2026-06-09T09:00:00Z",
+            ),
         ],
         regressions: vec![Regression {
             id: RegressionId::generate(),
@@ -192,7 +260,10 @@ fn a_window_before_the_project_existed_is_all_zero() {
     };
     let s = summary(&h, Some("2025-06-10"), Some("2026-06-02"), "2026-06-10");
     assert_eq!(s.risk_burn_down.len(), 358);
-    assert_eq!(s.risk_burn_down[0].date, NaiveDate::from_ymd_opt(2025, 6, 10).unwrap());
+    assert_eq!(
+        s.risk_burn_down[0].date,
+        NaiveDate::from_ymd_opt(2025, 6, 10).unwrap()
+    );
     assert!(scores(&s)[..356].iter().all(|v| *v == 0));
     assert_eq!(scores(&s)[356..], [10, 10]);
 }
@@ -200,11 +271,20 @@ fn a_window_before_the_project_existed_is_all_zero() {
 #[test]
 fn deltas_of_a_day_that_cancels_out_are_dropped() {
     let h = ProjectHistory {
-        findings: vec![finding(&[("2026-06-08T01:00:00Z", New, 40), ("2026-06-08T02:00:00Z", New, 0)])],
+        findings: vec![finding(&[
+            ("2026-06-08T01:00:00Z", New, 40),
+            ("2026-06-08T02:00:00Z", New, 0),
+        ])],
         ..Default::default()
     };
     let deltas = reference::daily_deltas(&h);
     assert_eq!(deltas.len(), 1);
     let only = deltas.values().next().unwrap();
-    assert_eq!(*only, DayDelta { open_findings: 1, ..Default::default() });
+    assert_eq!(
+        *only,
+        DayDelta {
+            open_findings: 1,
+            ..Default::default()
+        }
+    );
 }

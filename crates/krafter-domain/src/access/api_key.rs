@@ -72,7 +72,10 @@ impl Scopes {
             bits |= scope.bit();
         }
         if bits == 0 {
-            return Err(InvalidParams::field("scopes", "at least one scope is required"));
+            return Err(InvalidParams::field(
+                "scopes",
+                "at least one scope is required",
+            ));
         }
         Ok(Self(bits))
     }
@@ -162,7 +165,9 @@ impl KeyPrefix {
         } else {
             Err(InvalidParams::field(
                 "prefix",
-                format!("must be {SECRET_PREFIX} followed by {PREFIX_RANDOM_LEN} letters or digits"),
+                format!(
+                    "must be {SECRET_PREFIX} followed by {PREFIX_RANDOM_LEN} letters or digits"
+                ),
             ))
         }
     }

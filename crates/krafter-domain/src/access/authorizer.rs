@@ -6,6 +6,9 @@ use crate::ids::OrgId;
 use crate::project::{Project, ProjectRepoError, ProjectRepository, ProjectSlug};
 use crate::storage::StorageError;
 
+/// `last_used_at` is kept to this precision.
+const LAST_USED_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// Why a request may not go on. The order of checks is: key (401), scope (403), ownership (404).
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -88,25 +91,31 @@ impl Authorizer {
         Ok(Caller { key })
     }
 
-    /// Checks the key, its scope, and that its organisation owns the project.
-    pub async fn authorize_project(
+    /// The project `slug` of organisation `org`, if the caller's organisation owns it. A project of
+    /// another organisation and one that does not exist are the same `NotFound`.
+    pub async fn project(
         &self,
-        bearer: Option<&str>,
-        needed: Scope,
+        caller: &Caller,
         org: OrgId,
         slug: &str,
-    ) -> Result<(Caller, Project), AccessError> {
-        let caller = self.authenticate(bearer, needed).await?;
+    ) -> Result<Project, AccessError> {
         if caller.key.org_id != org {
             return Err(AccessError::NotFound);
         }
         let slug = ProjectSlug::parse(slug).map_err(|_| AccessError::NotFound)?;
-        let project = self
-            .projects
+        self.projects
             .find(org, &slug)
             .await?
-            .ok_or(AccessError::NotFound)?;
-        Ok((caller, project))
+            .ok_or(AccessError::NotFound)
+    }
+
+    /// Whether the key's last use is old enough to be worth recording again; recording every
+    /// request would add a write to each read.
+    pub fn use_worth_recording(&self, caller: &Caller) -> bool {
+        caller
+            .key
+            .last_used_at
+            .is_none_or(|at| self.clock.now() - at >= LAST_USED_PRECISION)
     }
 
     /// Records that the key was used; a failure here must not fail the request it served.

@@ -3,10 +3,10 @@
 mod api_key;
 mod authorizer;
 
-pub use api_key::{
-    ApiKey, ApiKeyRepoError, ApiKeyRepository, ApiKeySecret, KeyHash, KeyPrefix, NewApiKey,
-    Scope, Scopes,
-};
 #[cfg(feature = "mock")]
 pub use api_key::MockApiKeyRepository;
+pub use api_key::{
+    ApiKey, ApiKeyRepoError, ApiKeyRepository, ApiKeySecret, KeyHash, KeyPrefix, NewApiKey, Scope,
+    Scopes,
+};
 pub use authorizer::{AccessError, Authorizer, Caller};

@@ -24,7 +24,11 @@ impl FindingCursor {
     }
 
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}:{}", self.created_at.timestamp_micros(), self.id))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}:{}",
+            self.created_at.timestamp_micros(),
+            self.id
+        ))
     }
 
     pub fn parse(raw: &str) -> Result<Self, InvalidParams> {

@@ -1,5 +1,3 @@
-
-
 use chrono::{DateTime, Utc};
 
 use crate::ids::FindingId;
@@ -95,7 +93,10 @@ impl PriorityScore {
         if (0..=i64::from(Self::MAX)).contains(&raw) {
             Ok(Self(raw as i32))
         } else {
-            Err(InvalidParams::field("priority_score", "must be an integer from 0 to 1000"))
+            Err(InvalidParams::field(
+                "priority_score",
+                "must be an integer from 0 to 1000",
+            ))
         }
     }
 
@@ -112,7 +113,10 @@ impl FindingTitle {
     pub fn parse(raw: &str) -> Result<Self, InvalidParams> {
         let len = raw.chars().count();
         if raw.trim().is_empty() || len > 500 {
-            return Err(InvalidParams::field("title", "must be 1 to 500 characters and not blank"));
+            return Err(InvalidParams::field(
+                "title",
+                "must be 1 to 500 characters and not blank",
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -134,7 +138,11 @@ impl FindingState {
     fn contribution(self) -> DayDelta {
         let open = !self.status.is_terminal();
         DayDelta {
-            open_risk_score: if open { i64::from(self.priority_score.get()) } else { 0 },
+            open_risk_score: if open {
+                i64::from(self.priority_score.get())
+            } else {
+                0
+            },
             open_findings: i64::from(open),
             terminal_findings: i64::from(!open),
             ..DayDelta::default()
@@ -174,7 +182,10 @@ impl FindingChange {
 
     /// How this change moves the end-of-day totals from its day on.
     pub fn day_delta(&self) -> DatedDelta {
-        let before = self.before.map(FindingState::contribution).unwrap_or_default();
+        let before = self
+            .before
+            .map(FindingState::contribution)
+            .unwrap_or_default();
         DatedDelta {
             day: self.occurred_at.date_naive(),
             delta: self.after.contribution() - before,

@@ -37,7 +37,12 @@ pub fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
 pub fn parse_instant(field: &str, raw: &str) -> Result<DateTime<Utc>, InvalidParams> {
     DateTime::parse_from_rfc3339(raw)
         .map(|at| truncate_to_micros(at.with_timezone(&Utc)))
-        .map_err(|_| InvalidParams::field(field, "must be an RFC 3339 date-time, e.g. 2025-06-12T15:00:00Z"))
+        .map_err(|_| {
+            InvalidParams::field(
+                field,
+                "must be an RFC 3339 date-time, e.g. 2025-06-12T15:00:00Z",
+            )
+        })
 }
 
 /// When a change happened: `now` when not given, never in the future, never before `not_before`.
@@ -48,7 +53,10 @@ pub(crate) fn occurred_at(
 ) -> Result<DateTime<Utc>, InvalidParams> {
     let at = given.unwrap_or(now);
     if at > now {
-        return Err(InvalidParams::field("occurred_at", "must not be in the future"));
+        return Err(InvalidParams::field(
+            "occurred_at",
+            "must not be in the future",
+        ));
     }
     if at < not_before {
         return Err(InvalidParams::field(

@@ -75,8 +75,11 @@ pub enum LedgerRepoError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait LedgerRepository: Send + Sync {
-    async fn create_finding(&self, project: ProjectId, finding: &Finding)
-        -> Result<(), LedgerRepoError>;
+    async fn create_finding(
+        &self,
+        project: ProjectId,
+        finding: &Finding,
+    ) -> Result<(), LedgerRepoError>;
 
     async fn change_finding(
         &self,

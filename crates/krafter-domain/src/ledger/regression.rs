@@ -104,7 +104,10 @@ mod tests {
         let closed = open.transition(RegressionStatus::Closed, at).unwrap();
         assert_eq!(closed.status(), RegressionStatus::Closed);
         let err = closed.transition(RegressionStatus::Closed, at).unwrap_err();
-        assert_eq!(err.to_string(), "a regression cannot move from closed to closed");
+        assert_eq!(
+            err.to_string(),
+            "a regression cannot move from closed to closed"
+        );
         assert!(open.transition(RegressionStatus::Open, at).is_err());
     }
 }

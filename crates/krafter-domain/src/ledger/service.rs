@@ -3,6 +3,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
+use crate::ids::VerificationId;
 use crate::ids::{FindingId, RegressionId};
 use crate::ledger::cursor::FindingCursor;
 use crate::ledger::finding::{
@@ -16,7 +17,6 @@ use crate::page::Page;
 use crate::project::Project;
 use crate::storage::StorageError;
 use crate::validation::InvalidParams;
-use crate::ids::VerificationId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateFinding {
@@ -121,7 +121,9 @@ impl Ledger {
         input: UpdateFinding,
     ) -> Result<Finding, LedgerError> {
         if input.status.is_none() && input.priority_score.is_none() {
-            return Err(InvalidParams::field("status", "give status, priority_score or both").into());
+            return Err(
+                InvalidParams::field("status", "give status, priority_score or both").into(),
+            );
         }
         let now = self.clock.now();
         let decide = Box::new(move |finding: &Finding| {
@@ -163,7 +165,10 @@ impl Ledger {
                 occurred_at: occurred_at(input.occurred_at, now, finding.updated_at)?,
             })
         });
-        Ok(self.repo.add_verification(project.id, finding, decide).await?)
+        Ok(self
+            .repo
+            .add_verification(project.id, finding, decide)
+            .await?)
     }
 
     pub async fn open_regression(
@@ -177,7 +182,10 @@ impl Ledger {
             let at = occurred_at(input.occurred_at, now, finding.updated_at)?;
             Ok(Regression::open(finding.id, at))
         });
-        Ok(self.repo.open_regression(project.id, finding, decide).await?)
+        Ok(self
+            .repo
+            .open_regression(project.id, finding, decide)
+            .await?)
     }
 
     pub async fn close_regression(
@@ -191,7 +199,10 @@ impl Ledger {
             let at = occurred_at(input.occurred_at, now, regression.updated_at())?;
             Ok(regression.transition(input.status, at)?)
         });
-        Ok(self.repo.close_regression(project.id, regression, decide).await?)
+        Ok(self
+            .repo
+            .close_regression(project.id, regression, decide)
+            .await?)
     }
 }
 
@@ -245,7 +256,9 @@ mod tests {
         let mut repo = MockLedgerRepository::new();
         repo.expect_change_finding().returning(move |_, _, decide| {
             let change = decide(&current).map_err(LedgerRepoError::Rejected)?;
-            Ok(change.map(|c| c.apply(&current)).unwrap_or_else(|| current.clone()))
+            Ok(change
+                .map(|c| c.apply(&current))
+                .unwrap_or_else(|| current.clone()))
         });
         repo
     }
@@ -253,16 +266,26 @@ mod tests {
     #[tokio::test]
     async fn a_change_defaults_to_now_and_moves_the_state() {
         let ledger = ledger(deciding_on(finding("2026-06-05T00:00:00Z")));
-        let updated = ledger.update_finding(&project(), FindingId::generate(), update(None)).await.unwrap();
+        let updated = ledger
+            .update_finding(&project(), FindingId::generate(), update(None))
+            .await
+            .unwrap();
         assert_eq!(updated.state.status, FindingStatus::Resolved);
-        assert_eq!(updated.updated_at, "2026-06-10T15:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(
+            updated.updated_at,
+            "2026-06-10T15:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
     }
 
     #[tokio::test]
     async fn a_change_before_the_latest_one_is_refused() {
         let ledger = ledger(deciding_on(finding("2026-06-05T00:00:00Z")));
         let err = ledger
-            .update_finding(&project(), FindingId::generate(), update(Some("2026-06-04T23:59:59Z")))
+            .update_finding(
+                &project(),
+                FindingId::generate(),
+                update(Some("2026-06-04T23:59:59Z")),
+            )
             .await
             .unwrap_err();
         match err {
@@ -301,15 +324,24 @@ mod tests {
             priority_score: Some(PriorityScore::parse(10).unwrap()),
             occurred_at: None,
         };
-        let same = ledger(repo).update_finding(&project(), current.id, input).await.unwrap();
+        let same = ledger(repo)
+            .update_finding(&project(), current.id, input)
+            .await
+            .unwrap();
         assert_eq!(same, current);
     }
 
     #[tokio::test]
     async fn an_empty_update_is_refused() {
-        let input = UpdateFinding { status: None, priority_score: None, occurred_at: None };
+        let input = UpdateFinding {
+            status: None,
+            priority_score: None,
+            occurred_at: None,
+        };
         assert!(matches!(
-            ledger(MockLedgerRepository::new()).update_finding(&project(), FindingId::generate(), input).await,
+            ledger(MockLedgerRepository::new())
+                .update_finding(&project(), FindingId::generate(), input)
+                .await,
             Err(LedgerError::Invalid(_))
         ));
     }

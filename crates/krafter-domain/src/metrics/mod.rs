@@ -15,6 +15,6 @@ pub use delta::{DatedDelta, DayDelta, DeltaLedger};
 #[cfg(feature = "mock")]
 pub use port::MockMetricsRepository;
 pub use port::{MetricsRepoError, MetricsRepository};
-pub use service::{SummaryError, Summaries};
+pub use service::{Summaries, SummaryError};
 pub use summary::{summarize, BurnDownPoint, Summary};
 pub use window::{DateWindow, SummaryQuery, VerificationScope, MAX_WINDOW_DAYS};

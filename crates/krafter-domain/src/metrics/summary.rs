@@ -43,7 +43,10 @@ pub fn summarize(query: &SummaryQuery, ledger: &DeltaLedger) -> Summary {
     };
     Summary {
         risk_burn_down,
-        verification_pass_rate: ratio(verifications.verifications_passed, verifications.verifications),
+        verification_pass_rate: ratio(
+            verifications.verifications_passed,
+            verifications.verifications,
+        ),
         regression_rate: ratio(state.open_regressions, state.terminal_findings),
         open_findings: state.open_findings,
     }

@@ -23,10 +23,16 @@ impl DateWindow {
         (from_field, to_field): (&str, &str),
     ) -> Result<Self, InvalidParams> {
         if to > today {
-            return Err(InvalidParams::field(to_field, "must not be after today (UTC)"));
+            return Err(InvalidParams::field(
+                to_field,
+                "must not be after today (UTC)",
+            ));
         }
         if from > to {
-            return Err(InvalidParams::field(from_field, format!("must not be after {to_field}")));
+            return Err(InvalidParams::field(
+                from_field,
+                format!("must not be after {to_field}"),
+            ));
         }
         if (to - from).num_days() + 1 > MAX_WINDOW_DAYS as i64 {
             return Err(InvalidParams::field(
@@ -143,8 +149,14 @@ mod tests {
         assert_eq!(field_of(parse(Some("2026-6-01"), None)), "date_from");
         assert_eq!(field_of(parse(None, Some("2026-02-30"))), "date_to");
         assert_eq!(field_of(parse(None, Some("2026-06-11"))), "date_to");
-        assert_eq!(field_of(parse(Some("2026-06-09"), Some("2026-06-08"))), "date_from");
-        assert_eq!(field_of(parse(Some("2025-06-09"), Some("2026-06-10"))), "date_from");
+        assert_eq!(
+            field_of(parse(Some("2026-06-09"), Some("2026-06-08"))),
+            "date_from"
+        );
+        assert_eq!(
+            field_of(parse(Some("2025-06-09"), Some("2026-06-10"))),
+            "date_from"
+        );
         let longest = SummaryQuery::parse(Some("2025-06-10"), Some("2026-06-10"), today()).unwrap();
         assert_eq!(longest.window.days().count(), 366);
     }

@@ -1,0 +1,170 @@
+//! Every error the API answers, and the one place where each maps to a status and a code.
+
+use std::error::Error as StdError;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use krafter_domain::access::{AccessError, Scope};
+use krafter_domain::ledger::{LedgerError, TransitionError};
+use krafter_domain::metrics::SummaryError;
+use krafter_domain::storage::StorageError;
+use krafter_domain::InvalidParams;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    InvalidParams(#[from] InvalidParams),
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("a valid API key is required (Authorization: Bearer kr_live_…)")]
+    Unauthorized,
+    #[error("the API key lacks the {0} scope")]
+    Forbidden(Scope),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// The `error` member of the envelope.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `invalid_params`, `invalid_json`, `unauthorized`, `forbidden`,
+    /// `not_found`, `method_not_allowed`, `invalid_transition`, `payload_too_large`,
+    /// `unsupported_media_type`, `bad_request`, `service_unavailable`, `internal_error`.
+    pub code: &'static str,
+    pub message: String,
+    /// The fields at fault, for `invalid_params`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<FieldErrorBody>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    pub field: String,
+    pub message: String,
+}
+
+impl ApiError {
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidParams(_) => "invalid_params",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Transition(_) => "invalid_transition",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let details = match self {
+            ApiError::InvalidParams(p) => Some(
+                p.fields()
+                    .iter()
+                    .map(|f| FieldErrorBody {
+                        field: f.field.clone(),
+                        message: f.message.clone(),
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        ErrorBody {
+            code: self.code(),
+            message: self.to_string(),
+            details,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidParams(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Transition(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body is written by the envelope middleware, which knows the request id.
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code()).finish()
+    }
+}
+
+/// The error body for a response that failed outside our handlers (no route, wrong method,
+/// oversized payload, …), chosen by its status alone.
+pub fn body_for_status(status: StatusCode) -> ErrorBody {
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed on this resource",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "the request body must be JSON")
+        }
+        s if s.is_server_error() => ("internal_error", "internal error"),
+        _ => ("bad_request", "the request could not be understood"),
+    };
+    ErrorBody {
+        code,
+        message: message.to_owned(),
+        details: None,
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::Unauthenticated => ApiError::Unauthorized,
+            AccessError::MissingScope(scope) => ApiError::Forbidden(scope),
+            AccessError::NotFound => ApiError::NotFound("no such organisation or project"),
+            AccessError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(error: LedgerError) -> Self {
+        match error {
+            LedgerError::Invalid(e) => e.into(),
+            LedgerError::Transition(e) => e.into(),
+            LedgerError::FindingNotFound => ApiError::NotFound("no such finding in this project"),
+            LedgerError::RegressionNotFound => {
+                ApiError::NotFound("no such regression in this project")
+            }
+            LedgerError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<SummaryError> for ApiError {
+    fn from(error: SummaryError) -> Self {
+        match error {
+            SummaryError::Invalid(e) => e.into(),
+            SummaryError::Storage(e) => e.into(),
+        }
+    }
+}

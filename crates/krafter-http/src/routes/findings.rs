@@ -1,0 +1,284 @@
+use actix_web::{web, HttpRequest};
+use krafter_domain::access::Scope;
+use krafter_domain::ids::FindingId;
+use krafter_domain::ledger::{
+    parse_instant, CreateFinding, FindingCursor, FindingQuery, FindingStatus, FindingTitle,
+    PriorityScore, RecordVerification, Severity, UpdateFinding, VerificationResult,
+};
+use krafter_domain::page::PageLimit;
+use krafter_domain::validation::Collector;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::dto::{FindingDto, RegressionDto, VerificationDto};
+use crate::envelope::{Envelope, ErrorEnvelope, Reply};
+use crate::errors::ApiError;
+use crate::extract::{json_body, query};
+use crate::routes::{path_id, project_access, ProjectPath};
+use crate::Services;
+
+const NO_FINDING: &str = "no such finding in this project";
+
+#[derive(Debug, Deserialize)]
+pub struct FindingPath {
+    #[serde(flatten)]
+    project: ProjectPath,
+    finding_id: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFindingBody {
+    /// 1 to 500 characters.
+    title: String,
+    #[schema(example = "high")]
+    severity: String,
+    #[schema(minimum = 0, maximum = 1000)]
+    priority_score: i64,
+    /// Defaults to `new`.
+    status: Option<String>,
+    /// When the finding was created (RFC 3339); defaults to now, never in the future.
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+}
+
+impl CreateFindingBody {
+    fn parse(self) -> Result<CreateFinding, ApiError> {
+        let mut errors = Collector::new();
+        let title = errors.take(FindingTitle::parse(&self.title));
+        let severity = errors.take(Severity::parse(&self.severity));
+        let priority_score = errors.take(PriorityScore::parse(self.priority_score));
+        let status = errors.take(self.status.as_deref().map(FindingStatus::parse).transpose());
+        let occurred_at = errors.take(optional_instant(self.occurred_at.as_deref()));
+        errors.finish()?;
+        Ok(CreateFinding {
+            title: title.expect("checked"),
+            severity: severity.expect("checked"),
+            priority_score: priority_score.expect("checked"),
+            status: status.flatten().unwrap_or(FindingStatus::New),
+            occurred_at: occurred_at.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFindingBody {
+    status: Option<String>,
+    #[schema(minimum = 0, maximum = 1000)]
+    priority_score: Option<i64>,
+    /// When the change happened (RFC 3339); defaults to now, never in the future nor before the
+    /// finding's latest change.
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+}
+
+impl UpdateFindingBody {
+    fn parse(self) -> Result<UpdateFinding, ApiError> {
+        let mut errors = Collector::new();
+        let status = errors.take(self.status.as_deref().map(FindingStatus::parse).transpose());
+        let priority_score = errors.take(self.priority_score.map(PriorityScore::parse).transpose());
+        let occurred_at = errors.take(optional_instant(self.occurred_at.as_deref()));
+        errors.finish()?;
+        Ok(UpdateFinding {
+            status: status.flatten(),
+            priority_score: priority_score.flatten(),
+            occurred_at: occurred_at.flatten(),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationBody {
+    #[schema(example = "passed")]
+    result: String,
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRegressionBody {
+    #[schema(format = DateTime)]
+    occurred_at: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListFindingsQuery {
+    /// Only findings in this status.
+    status: Option<String>,
+    /// 1 to 100; 50 by default.
+    limit: Option<String>,
+    /// `meta.next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+pub(crate) fn optional_instant(
+    raw: Option<&str>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, krafter_domain::InvalidParams> {
+    raw.map(|r| parse_instant("occurred_at", r)).transpose()
+}
+
+/// Record a finding.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings",
+    tag = "findings",
+    params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path, description = "The project's slug")),
+    request_body = CreateFindingBody,
+    responses(
+        (status = 201, body = Envelope<FindingDto>),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = ["audit:write"]))
+)]
+pub async fn create(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    path: web::Path<ProjectPath>,
+    body: web::Bytes,
+) -> Result<Reply<FindingDto>, ApiError> {
+    let project = project_access(&req, &services, Scope::AuditWrite, &path).await?;
+    let input = json_body::<CreateFindingBody>(&body)?.parse()?;
+    let finding = services.ledger.create_finding(&project, input).await?;
+    Ok(Reply::created(FindingDto::from(&finding)))
+}
+
+/// Change a finding's status or priority score.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}",
+    tag = "findings",
+    params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
+    request_body = UpdateFindingBody,
+    responses(
+        (status = 200, body = Envelope<FindingDto>),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = ["audit:write"]))
+)]
+pub async fn update(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    path: web::Path<FindingPath>,
+    body: web::Bytes,
+) -> Result<Reply<FindingDto>, ApiError> {
+    let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
+    let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
+    let input = json_body::<UpdateFindingBody>(&body)?.parse()?;
+    let finding = services.ledger.update_finding(&project, id, input).await?;
+    Ok(Reply::ok(FindingDto::from(&finding)))
+}
+
+/// List findings, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings",
+    tag = "findings",
+    params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ListFindingsQuery),
+    responses(
+        (status = 200, body = Envelope<Vec<FindingDto>>, description = "A page; `meta.next_cursor` is null on the last page"),
+        (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = ["audit:read"]))
+)]
+pub async fn list(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    path: web::Path<ProjectPath>,
+) -> Result<Reply<Vec<FindingDto>>, ApiError> {
+    let project = project_access(&req, &services, Scope::AuditRead, &path).await?;
+    let raw: ListFindingsQuery = query(&req)?;
+    let mut errors = Collector::new();
+    let status = errors.take(raw.status.as_deref().map(FindingStatus::parse).transpose());
+    let limit = errors.take(PageLimit::parse(raw.limit.as_deref()));
+    let after = errors.take(raw.cursor.as_deref().map(FindingCursor::parse).transpose());
+    errors.finish()?;
+    let query = FindingQuery {
+        status: status.flatten(),
+        limit: limit.expect("checked"),
+        after: after.flatten(),
+    };
+    let page = services.ledger.list_findings(&project, query).await?;
+    Ok(Reply::page(
+        page.items.iter().map(FindingDto::from).collect(),
+        page.next.map(|c| c.encode()),
+    ))
+}
+
+/// Record a verification of a finding.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}/verifications",
+    tag = "findings",
+    params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
+    request_body = VerificationBody,
+    responses(
+        (status = 201, body = Envelope<VerificationDto>),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = ["audit:write"]))
+)]
+pub async fn verify(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    path: web::Path<FindingPath>,
+    body: web::Bytes,
+) -> Result<Reply<VerificationDto>, ApiError> {
+    let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
+    let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
+    let body: VerificationBody = json_body(&body)?;
+    let mut errors = Collector::new();
+    let result = errors.take(VerificationResult::parse(&body.result));
+    let occurred_at = errors.take(optional_instant(body.occurred_at.as_deref()));
+    errors.finish()?;
+    let input = RecordVerification {
+        result: result.expect("checked"),
+        occurred_at: occurred_at.flatten(),
+    };
+    let verification = services
+        .ledger
+        .record_verification(&project, id, input)
+        .await?;
+    Ok(Reply::created(VerificationDto::from(&verification)))
+}
+
+/// Open a regression on a finding.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}/regressions",
+    tag = "regressions",
+    params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
+    request_body(content = OpenRegressionBody, description = "May be empty"),
+    responses(
+        (status = 201, body = Envelope<RegressionDto>),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope),
+    ),
+    security(("bearer" = ["audit:write"]))
+)]
+pub async fn open_regression(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    path: web::Path<FindingPath>,
+    body: web::Bytes,
+) -> Result<Reply<RegressionDto>, ApiError> {
+    let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
+    let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
+    let body: OpenRegressionBody = json_body(&body)?;
+    let input = krafter_domain::ledger::OpenRegression {
+        occurred_at: optional_instant(body.occurred_at.as_deref())?,
+    };
+    let regression = services.ledger.open_regression(&project, id, input).await?;
+    Ok(Reply::created(RegressionDto::from(&regression)))
+}

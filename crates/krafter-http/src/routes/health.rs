@@ -1,0 +1,28 @@
+use actix_web::web;
+
+use crate::dto::StatusDto;
+use crate::envelope::{Envelope, ErrorEnvelope, Reply};
+use crate::errors::ApiError;
+use crate::Services;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Envelope<StatusDto>)))]
+pub async fn healthz() -> Reply<StatusDto> {
+    Reply::ok(StatusDto { status: "ok" })
+}
+
+/// The database is reachable and fully migrated.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses((status = 200, body = Envelope<StatusDto>), (status = 503, body = ErrorEnvelope))
+)]
+pub async fn readyz(services: web::Data<Services>) -> Result<Reply<StatusDto>, ApiError> {
+    services
+        .readiness
+        .check()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Reply::ok(StatusDto { status: "ready" }))
+}

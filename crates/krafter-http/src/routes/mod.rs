@@ -1,0 +1,56 @@
+//! The handlers, one module per resource.
+
+pub mod findings;
+pub mod health;
+pub mod regressions;
+pub mod summary;
+
+use actix_web::{web, HttpRequest};
+use krafter_domain::access::Scope;
+use krafter_domain::ids::OrgId;
+use krafter_domain::project::Project;
+
+use crate::errors::ApiError;
+use crate::extract::bearer;
+use crate::Services;
+
+/// `{org_id}` and `{project_id}` (the project's slug) of every project route.
+#[derive(Debug, serde::Deserialize)]
+pub struct ProjectPath {
+    pub org_id: String,
+    pub project_id: String,
+}
+
+/// Authenticates the caller for `scope` and resolves the project it may act on.
+/// Order: 401 (key) before 403 (scope) before 404 (ownership), so that nothing about another
+/// organisation is revealed to a caller without a valid key.
+pub async fn project_access(
+    req: &HttpRequest,
+    services: &web::Data<Services>,
+    scope: Scope,
+    path: &ProjectPath,
+) -> Result<Project, ApiError> {
+    let caller = services.authorizer.authenticate(bearer(req), scope).await?;
+    let org: OrgId = path
+        .org_id
+        .parse()
+        .map_err(|_| ApiError::NotFound("no such organisation or project"))?;
+    let project = services
+        .authorizer
+        .project(&caller, org, &path.project_id)
+        .await?;
+    if services.authorizer.use_worth_recording(&caller) {
+        let services = services.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(error) = services.authorizer.record_use(&caller).await {
+                tracing::warn!(key_prefix = caller.key.prefix.as_str(), %error, "could not record API key use");
+            }
+        });
+    }
+    Ok(project)
+}
+
+/// A UUID from the path; anything else cannot name a resource.
+pub fn path_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound(what))
+}

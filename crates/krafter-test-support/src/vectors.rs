@@ -70,11 +70,32 @@ pub struct VectorQuery {
 /// One write, in the order a client would import the scenario (by time; ties keep file order).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step<'a> {
-    CreateFinding { key: &'a str, at: DateTime<Utc>, status: &'a str, priority_score: i64 },
-    ChangeFinding { key: &'a str, at: DateTime<Utc>, status: &'a str, priority_score: i64 },
-    Verify { key: &'a str, at: DateTime<Utc>, result: &'a str },
-    OpenRegression { index: usize, key: &'a str, at: DateTime<Utc> },
-    CloseRegression { index: usize, at: DateTime<Utc> },
+    CreateFinding {
+        key: &'a str,
+        at: DateTime<Utc>,
+        status: &'a str,
+        priority_score: i64,
+    },
+    ChangeFinding {
+        key: &'a str,
+        at: DateTime<Utc>,
+        status: &'a str,
+        priority_score: i64,
+    },
+    Verify {
+        key: &'a str,
+        at: DateTime<Utc>,
+        result: &'a str,
+    },
+    OpenRegression {
+        index: usize,
+        key: &'a str,
+        at: DateTime<Utc>,
+    },
+    CloseRegression {
+        index: usize,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Step<'_> {
@@ -98,20 +119,42 @@ impl Scenario {
         let mut steps = Vec::new();
         for finding in &self.findings {
             for (i, event) in finding.events.iter().enumerate() {
-                let (key, at, status, priority_score) =
-                    (finding.key.as_str(), event.at, event.status.as_str(), event.priority_score);
+                let (key, at, status, priority_score) = (
+                    finding.key.as_str(),
+                    event.at,
+                    event.status.as_str(),
+                    event.priority_score,
+                );
                 steps.push(if i == 0 {
-                    Step::CreateFinding { key, at, status, priority_score }
+                    Step::CreateFinding {
+                        key,
+                        at,
+                        status,
+                        priority_score,
+                    }
                 } else {
-                    Step::ChangeFinding { key, at, status, priority_score }
+                    Step::ChangeFinding {
+                        key,
+                        at,
+                        status,
+                        priority_score,
+                    }
                 });
             }
         }
         for v in &self.verifications {
-            steps.push(Step::Verify { key: &v.finding, at: v.at, result: &v.result });
+            steps.push(Step::Verify {
+                key: &v.finding,
+                at: v.at,
+                result: &v.result,
+            });
         }
         for (index, r) in self.regressions.iter().enumerate() {
-            steps.push(Step::OpenRegression { index, key: &r.finding, at: r.opened_at });
+            steps.push(Step::OpenRegression {
+                index,
+                key: &r.finding,
+                at: r.opened_at,
+            });
             if let Some(at) = r.closed_at {
                 steps.push(Step::CloseRegression { index, at });
             }
@@ -166,12 +209,17 @@ impl Scenario {
 
 /// The expected summary of a query, as a domain value.
 pub fn expected_summary(expected: &serde_json::Value) -> Summary {
-    let points = expected["risk_burn_down"].as_array().expect("risk_burn_down");
+    let points = expected["risk_burn_down"]
+        .as_array()
+        .expect("risk_burn_down");
     Summary {
         risk_burn_down: points
             .iter()
             .map(|p| BurnDownPoint {
-                date: p["date"].as_str().and_then(|d| d.parse().ok()).expect("a date"),
+                date: p["date"]
+                    .as_str()
+                    .and_then(|d| d.parse().ok())
+                    .expect("a date"),
                 open_risk_score: p["open_risk_score"].as_i64().expect("a score"),
             })
             .collect(),

@@ -1,3 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod local_cluster;
+mod migrations;
+mod repos;
+mod rows;
+mod schema;
+pub mod seed;
+mod store;
+
+pub use migrations::{pending_migrations, revert_all_migrations, run_migrations};
+pub use store::PgStore;

@@ -1,0 +1,409 @@
+//! The findings ledger. Every write locks the row it decides on (`SELECT … FOR UPDATE`, scoped by
+//! project), runs the domain's decision on it, and stores the outcome together with its day delta
+//! in one transaction.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use krafter_domain::ids::{FindingId, ProjectId, RegressionId};
+use krafter_domain::ledger::{
+    Decide, Finding, FindingChange, FindingCursor, FindingHistory, FindingQuery, LedgerRepoError,
+    LedgerRepository, ProjectHistory, Regression, Rejection, Verification,
+};
+use krafter_domain::metrics::{DatedDelta, DayDelta};
+use krafter_domain::page::Page;
+use krafter_domain::storage::StorageError;
+use uuid::Uuid;
+
+use crate::rows::{
+    self, DailyTotalRow, FindingEventRow, FindingRow, RegressionRow, VerificationRow,
+};
+use crate::schema::{finding_events, findings, project_daily_totals, regressions, verifications};
+use crate::PgStore;
+
+/// Why a ledger transaction stopped; anything but `Db` and `Storage` is an answer, not a failure.
+pub(crate) enum TxError {
+    Db(DieselError),
+    Storage(StorageError),
+    FindingNotFound,
+    RegressionNotFound,
+    Rejected(Rejection),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<StorageError> for TxError {
+    fn from(e: StorageError) -> Self {
+        TxError::Storage(e)
+    }
+}
+
+impl From<TxError> for LedgerRepoError {
+    fn from(e: TxError) -> Self {
+        match e {
+            TxError::Db(e) => LedgerRepoError::Storage(StorageError::new(e)),
+            TxError::Storage(e) => LedgerRepoError::Storage(e),
+            TxError::FindingNotFound => LedgerRepoError::FindingNotFound,
+            TxError::RegressionNotFound => LedgerRepoError::RegressionNotFound,
+            TxError::Rejected(r) => LedgerRepoError::Rejected(r),
+        }
+    }
+}
+
+/// Locks the finding against concurrent writes until the transaction ends.
+async fn lock_finding(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+    id: FindingId,
+) -> Result<Finding, TxError> {
+    let row = findings::table
+        .filter(findings::id.eq(id.as_uuid()))
+        .filter(findings::project_id.eq(project.as_uuid()))
+        .select(FindingRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .ok_or(TxError::FindingNotFound)?;
+    Ok(Finding::try_from(row)?)
+}
+
+/// Adds the deltas to the project's daily totals: merged per day, zero days skipped, one upsert
+/// over the days in ascending order (so that concurrent writers lock rows in the same order).
+pub(crate) async fn add_deltas(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+    deltas: impl IntoIterator<Item = DatedDelta>,
+) -> QueryResult<()> {
+    use project_daily_totals as t;
+    let mut by_day: BTreeMap<NaiveDate, DayDelta> = BTreeMap::new();
+    for d in deltas {
+        *by_day.entry(d.day).or_default() += d.delta;
+    }
+    let rows: Vec<DailyTotalRow> = by_day
+        .into_iter()
+        .filter(|(_, delta)| !delta.is_zero())
+        .map(|(day, delta)| DailyTotalRow::new(project, day, delta))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(t::table)
+        .values(&rows)
+        .on_conflict((t::project_id, t::day))
+        .do_update()
+        .set((
+            t::open_risk_score.eq(t::open_risk_score + excluded(t::open_risk_score)),
+            t::open_findings.eq(t::open_findings + excluded(t::open_findings)),
+            t::terminal_findings.eq(t::terminal_findings + excluded(t::terminal_findings)),
+            t::open_regressions.eq(t::open_regressions + excluded(t::open_regressions)),
+            t::verifications.eq(t::verifications + excluded(t::verifications)),
+            t::verifications_passed.eq(t::verifications_passed + excluded(t::verifications_passed)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl LedgerRepository for PgStore {
+    async fn create_finding(
+        &self,
+        project: ProjectId,
+        finding: &Finding,
+    ) -> Result<(), LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let row = FindingRow::new(project, finding);
+        let creation = FindingChange::creation(finding);
+        let event = FindingEventRow::new(finding.id, 0, creation.occurred_at, creation.after);
+        conn.transaction::<_, TxError, _>(async move |conn| {
+            diesel::insert_into(findings::table)
+                .values(&row)
+                .execute(conn)
+                .await?;
+            diesel::insert_into(finding_events::table)
+                .values(&event)
+                .execute(conn)
+                .await?;
+            add_deltas(conn, project, [creation.day_delta()]).await?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn change_finding(
+        &self,
+        project: ProjectId,
+        finding: FindingId,
+        decide: Decide<Finding, Option<FindingChange>>,
+    ) -> Result<Finding, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let finding = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let current = lock_finding(conn, project, finding).await?;
+                let Some(change) = decide(&current).map_err(TxError::Rejected)? else {
+                    return Ok(current);
+                };
+                // The history replays from the stored state, so the delta must start from it.
+                let change = FindingChange {
+                    finding_id: current.id,
+                    before: Some(current.state),
+                    ..change
+                };
+                let last_seq: Option<i32> = finding_events::table
+                    .filter(finding_events::finding_id.eq(current.id.as_uuid()))
+                    .select(diesel::dsl::max(finding_events::seq))
+                    .first(conn)
+                    .await?;
+                let seq = last_seq.map_or(0, |s| s + 1);
+                diesel::insert_into(finding_events::table)
+                    .values(FindingEventRow::new(
+                        current.id,
+                        seq,
+                        change.occurred_at,
+                        change.after,
+                    ))
+                    .execute(conn)
+                    .await?;
+                let updated = change.apply(&current);
+                diesel::update(findings::table.find(current.id.as_uuid()))
+                    .set((
+                        findings::status.eq(updated.state.status.code()),
+                        findings::priority_score.eq(updated.state.priority_score.get()),
+                        findings::updated_at.eq(updated.updated_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+                add_deltas(conn, project, [change.day_delta()]).await?;
+                Ok(updated)
+            })
+            .await?;
+        Ok(finding)
+    }
+
+    async fn list_findings(
+        &self,
+        project: ProjectId,
+        query: &FindingQuery,
+    ) -> Result<Page<Finding, FindingCursor>, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let limit = query.limit.get() as usize;
+        let mut select = findings::table
+            .filter(findings::project_id.eq(project.as_uuid()))
+            .select(FindingRow::as_select())
+            .order((findings::created_at.desc(), findings::id.desc()))
+            .limit(limit as i64 + 1)
+            .into_boxed();
+        if let Some(status) = query.status {
+            select = select.filter(findings::status.eq(status.code()));
+        }
+        if let Some(after) = query.after {
+            // (created_at, id) < (after.created_at, after.id), in a form the index bounds by.
+            select = select.filter(
+                findings::created_at.le(after.created_at).and(
+                    findings::created_at
+                        .lt(after.created_at)
+                        .or(findings::id.lt(after.id.as_uuid())),
+                ),
+            );
+        }
+        let rows: Vec<FindingRow> = select.load(&mut conn).await.map_err(StorageError::new)?;
+        let more = rows.len() > limit;
+        let items = rows
+            .into_iter()
+            .take(limit)
+            .map(Finding::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if more {
+            items.last().map(FindingCursor::after)
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn add_verification(
+        &self,
+        project: ProjectId,
+        finding: FindingId,
+        decide: Decide<Finding, Verification>,
+    ) -> Result<Verification, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let verification = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let current = lock_finding(conn, project, finding).await?;
+                let verification = Verification {
+                    finding_id: current.id,
+                    ..decide(&current).map_err(TxError::Rejected)?
+                };
+                diesel::insert_into(verifications::table)
+                    .values(VerificationRow::new(project, &verification))
+                    .execute(conn)
+                    .await?;
+                add_deltas(conn, project, [verification.day_delta()]).await?;
+                Ok(verification)
+            })
+            .await?;
+        Ok(verification)
+    }
+
+    async fn open_regression(
+        &self,
+        project: ProjectId,
+        finding: FindingId,
+        decide: Decide<Finding, Regression>,
+    ) -> Result<Regression, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let regression = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let current = lock_finding(conn, project, finding).await?;
+                let regression = Regression {
+                    finding_id: current.id,
+                    ..decide(&current).map_err(TxError::Rejected)?
+                };
+                diesel::insert_into(regressions::table)
+                    .values(RegressionRow::new(project, &regression))
+                    .execute(conn)
+                    .await?;
+                let deltas =
+                    std::iter::once(regression.opening_delta()).chain(regression.closing_delta());
+                add_deltas(conn, project, deltas).await?;
+                Ok(regression)
+            })
+            .await?;
+        Ok(regression)
+    }
+
+    async fn close_regression(
+        &self,
+        project: ProjectId,
+        regression: RegressionId,
+        decide: Decide<Regression, Regression>,
+    ) -> Result<Regression, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let regression = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let current: Regression = regressions::table
+                    .filter(regressions::id.eq(regression.as_uuid()))
+                    .filter(regressions::project_id.eq(project.as_uuid()))
+                    .select(RegressionRow::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or(TxError::RegressionNotFound)?
+                    .into();
+                let decided = decide(&current).map_err(TxError::Rejected)?;
+                // Only the closing can change; identity and opening stay as stored.
+                let closed = Regression {
+                    closed_at: decided.closed_at,
+                    ..current.clone()
+                };
+                if closed == current {
+                    return Ok(closed);
+                }
+                diesel::update(regressions::table.find(closed.id.as_uuid()))
+                    .set(regressions::closed_at.eq(closed.closed_at))
+                    .execute(conn)
+                    .await?;
+                // Undo the stored closing (none for an open regression), apply the new one.
+                let undo = current.closing_delta().map(|d| DatedDelta {
+                    day: d.day,
+                    delta: -d.delta,
+                });
+                add_deltas(
+                    conn,
+                    project,
+                    undo.into_iter().chain(closed.closing_delta()),
+                )
+                .await?;
+                Ok(closed)
+            })
+            .await?;
+        Ok(regression)
+    }
+
+    async fn history(&self, project: ProjectId) -> Result<ProjectHistory, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let history = conn
+            .build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run::<_, TxError, _>(async move |conn| load_history(conn, project).await)
+            .await?;
+        Ok(history)
+    }
+}
+
+/// The project's history, read in the caller's transaction.
+async fn load_history(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+) -> Result<ProjectHistory, TxError> {
+    let events: Vec<(Uuid, DateTime<Utc>, i16, i32)> = finding_events::table
+        .inner_join(findings::table)
+        .filter(findings::project_id.eq(project.as_uuid()))
+        .order((
+            findings::created_at.asc(),
+            findings::id.asc(),
+            finding_events::seq.asc(),
+        ))
+        .select((
+            finding_events::finding_id,
+            finding_events::occurred_at,
+            finding_events::status,
+            finding_events::priority_score,
+        ))
+        .load(conn)
+        .await?;
+    let mut findings: Vec<FindingHistory> = Vec::new();
+    for (id, at, status, priority) in events {
+        let state = rows::state(status, priority)?;
+        match findings.last_mut() {
+            Some(last) if last.finding_id.as_uuid() == id => last.events.push((at, state)),
+            _ => findings.push(FindingHistory {
+                finding_id: FindingId::from_uuid(id),
+                events: vec![(at, state)],
+            }),
+        }
+    }
+    let verifications = verifications::table
+        .filter(verifications::project_id.eq(project.as_uuid()))
+        .order((verifications::occurred_at.asc(), verifications::id.asc()))
+        .select(VerificationRow::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(Verification::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    let regressions = regressions::table
+        .filter(regressions::project_id.eq(project.as_uuid()))
+        .order((regressions::opened_at.asc(), regressions::id.asc()))
+        .select(RegressionRow::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(Regression::from)
+        .collect();
+    Ok(ProjectHistory {
+        findings,
+        verifications,
+        regressions,
+    })
+}

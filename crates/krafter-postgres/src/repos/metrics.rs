@@ -1,0 +1,210 @@
+//! Reading the daily totals, and recomputing them from the history.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use krafter_domain::ids::ProjectId;
+use krafter_domain::ledger::{FindingStatus, VerificationResult};
+use krafter_domain::metrics::{
+    DateWindow, DatedDelta, DayDelta, DeltaLedger, MetricsRepoError, MetricsRepository,
+};
+use krafter_domain::storage::StorageError;
+
+use crate::rows::DailyTotalRow;
+use crate::schema::project_daily_totals;
+use crate::PgStore;
+
+/// One row of the `deltas` query: `day` is NULL on the row that sums every day before the window.
+#[derive(QueryableByName)]
+struct DeltaRow {
+    #[diesel(sql_type = Nullable<Date>)]
+    day: Option<NaiveDate>,
+    #[diesel(sql_type = BigInt)]
+    open_risk_score: i64,
+    #[diesel(sql_type = BigInt)]
+    open_findings: i64,
+    #[diesel(sql_type = BigInt)]
+    terminal_findings: i64,
+    #[diesel(sql_type = BigInt)]
+    open_regressions: i64,
+    #[diesel(sql_type = BigInt)]
+    verifications: i64,
+    #[diesel(sql_type = BigInt)]
+    verifications_passed: i64,
+}
+
+impl DeltaRow {
+    fn delta(&self) -> DayDelta {
+        DayDelta {
+            open_risk_score: self.open_risk_score,
+            open_findings: self.open_findings,
+            terminal_findings: self.terminal_findings,
+            open_regressions: self.open_regressions,
+            verifications: self.verifications,
+            verifications_passed: self.verifications_passed,
+        }
+    }
+}
+
+const DELTAS_SQL: &str = "\
+SELECT NULL::date AS day,
+       COALESCE(sum(open_risk_score), 0)::bigint AS open_risk_score,
+       COALESCE(sum(open_findings), 0)::bigint AS open_findings,
+       COALESCE(sum(terminal_findings), 0)::bigint AS terminal_findings,
+       COALESCE(sum(open_regressions), 0)::bigint AS open_regressions,
+       COALESCE(sum(verifications), 0)::bigint AS verifications,
+       COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed
+  FROM project_daily_totals
+ WHERE project_id = $1 AND day < $2
+UNION ALL
+SELECT day, open_risk_score, open_findings, terminal_findings, open_regressions,
+       verifications, verifications_passed
+  FROM project_daily_totals
+ WHERE project_id = $1 AND day BETWEEN $2 AND $3
+   AND (open_risk_score, open_findings, terminal_findings, open_regressions,
+        verifications, verifications_passed) <> (0, 0, 0, 0, 0, 0)
+ ORDER BY day ASC NULLS FIRST";
+
+#[async_trait]
+impl MetricsRepository for PgStore {
+    async fn deltas(
+        &self,
+        project: ProjectId,
+        window: &DateWindow,
+    ) -> Result<DeltaLedger, MetricsRepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<DeltaRow> = diesel::sql_query(DELTAS_SQL)
+            .bind::<SqlUuid, _>(project.as_uuid())
+            .bind::<Date, _>(window.from())
+            .bind::<Date, _>(window.to())
+            .load(&mut conn)
+            .await
+            .map_err(StorageError::new)?;
+        let mut ledger = DeltaLedger::default();
+        for row in rows {
+            match row.day {
+                None => ledger.before = row.delta(),
+                Some(day) => ledger.days.push(DatedDelta {
+                    day,
+                    delta: row.delta(),
+                }),
+            }
+        }
+        Ok(ledger)
+    }
+}
+
+/// Recomputes a project's totals from its history: each finding event contributes its state
+/// minus the state before it (`LAG` over the finding's events), each verification and regression
+/// its counts. Zero days are left out.
+const REBUILD_SQL: &str = "\
+INSERT INTO project_daily_totals (project_id, day, open_risk_score, open_findings,
+                                  terminal_findings, open_regressions, verifications,
+                                  verifications_passed)
+SELECT $1, day, sum(risk), sum(open), sum(terminal), sum(regressions), sum(verifications),
+       sum(passed)
+  FROM (
+        SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day,
+               CASE WHEN terminal THEN 0 ELSE priority_score END
+                 - CASE WHEN prev_terminal = false THEN prev_score ELSE 0 END AS risk,
+               (NOT terminal)::int - COALESCE((NOT prev_terminal)::int, 0) AS open,
+               terminal::int - COALESCE(prev_terminal::int, 0) AS terminal,
+               0 AS regressions, 0 AS verifications, 0 AS passed
+          FROM (
+                SELECT e.occurred_at,
+                       e.priority_score,
+                       e.status = ANY($2) AS terminal,
+                       lag(e.status = ANY($2)) OVER w AS prev_terminal,
+                       lag(e.priority_score) OVER w AS prev_score
+                  FROM finding_events e
+                  JOIN findings f ON f.id = e.finding_id
+                 WHERE f.project_id = $1
+                WINDOW w AS (PARTITION BY e.finding_id ORDER BY e.seq)
+               ) ev
+        UNION ALL
+        SELECT (occurred_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 1, (result = $3)::int
+          FROM verifications
+         WHERE project_id = $1
+        UNION ALL
+        SELECT (opened_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0
+          FROM regressions
+         WHERE project_id = $1
+        UNION ALL
+        SELECT (closed_at AT TIME ZONE 'UTC')::date, 0, 0, 0, -1, 0, 0
+          FROM regressions
+         WHERE project_id = $1 AND closed_at IS NOT NULL
+       ) d
+ GROUP BY day
+HAVING sum(risk) <> 0 OR sum(open) <> 0 OR sum(terminal) <> 0 OR sum(regressions) <> 0
+    OR sum(verifications) <> 0 OR sum(passed) <> 0";
+
+/// Replaces the project's totals with a recomputation, in the caller's transaction.
+///
+/// Takes `SHARE ROW EXCLUSIVE` on the totals table first: it waits for writers that have already
+/// added a delta to commit (their history is then visible to the recomputation) and holds off
+/// the others until this transaction ends (they add their delta to the recomputed rows then).
+pub(crate) async fn rebuild_in(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+) -> QueryResult<()> {
+    let terminal: Vec<i16> = FindingStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.code())
+        .collect();
+    conn.batch_execute(
+        "LOCK TABLE project_daily_totals IN SHARE ROW EXCLUSIVE MODE; \
+         SET LOCAL work_mem = '64MB';",
+    )
+    .await?;
+    diesel::delete(
+        project_daily_totals::table.filter(project_daily_totals::project_id.eq(project.as_uuid())),
+    )
+    .execute(conn)
+    .await?;
+    diesel::sql_query(REBUILD_SQL)
+        .bind::<SqlUuid, _>(project.as_uuid())
+        .bind::<Array<SmallInt>, _>(terminal)
+        .bind::<SmallInt, _>(VerificationResult::Passed.code())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Recomputes the project's daily totals from its findings' events, verifications and
+    /// regressions (delete, then insert, in one transaction). Writers of every project wait
+    /// while it runs.
+    pub async fn rebuild_daily_totals(&self, project: ProjectId) -> Result<(), StorageError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+            rebuild_in(conn, project).await
+        })
+        .await
+        .map_err(StorageError::new)
+    }
+
+    /// The project's stored daily totals (per-day deltas), non-zero days only.
+    pub async fn daily_totals(
+        &self,
+        project: ProjectId,
+    ) -> Result<BTreeMap<NaiveDate, DayDelta>, StorageError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<DailyTotalRow> = project_daily_totals::table
+            .filter(project_daily_totals::project_id.eq(project.as_uuid()))
+            .select(DailyTotalRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(StorageError::new)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.day, row.delta()))
+            .filter(|(_, delta)| !delta.is_zero())
+            .collect())
+    }
+}

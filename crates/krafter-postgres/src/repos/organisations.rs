@@ -1,0 +1,35 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use krafter_domain::ids::OrgId;
+use krafter_domain::organisation::{Organisation, OrganisationRepoError, OrganisationRepository};
+use krafter_domain::storage::StorageError;
+
+use crate::rows::OrganisationRow;
+use crate::schema::organisations;
+use crate::PgStore;
+
+#[async_trait]
+impl OrganisationRepository for PgStore {
+    async fn create(&self, organisation: &Organisation) -> Result<(), OrganisationRepoError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(organisations::table)
+            .values(OrganisationRow::from(organisation))
+            .execute(&mut conn)
+            .await
+            .map_err(StorageError::new)?;
+        Ok(())
+    }
+
+    async fn find(&self, id: OrgId) -> Result<Option<Organisation>, OrganisationRepoError> {
+        let mut conn = self.conn().await?;
+        let row = organisations::table
+            .find(id.as_uuid())
+            .select(OrganisationRow::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+            .map_err(StorageError::new)?;
+        Ok(row.map(Organisation::from))
+    }
+}

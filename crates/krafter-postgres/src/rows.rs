@@ -1,0 +1,328 @@
+//! Row structs (private to the crate) and their conversions to and from domain values.
+//!
+//! A stored value that no version of the domain could have written (an unknown status code, a
+//! hash of the wrong length, ...) comes back as a `StorageError`, never as a panic.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use krafter_domain::access::{ApiKey, KeyHash, KeyPrefix, Scopes};
+use krafter_domain::ids::{ApiKeyId, FindingId, OrgId, ProjectId, RegressionId, VerificationId};
+use krafter_domain::ledger::{
+    Finding, FindingState, FindingStatus, FindingTitle, PriorityScore, Regression, Severity,
+    Verification, VerificationResult,
+};
+use krafter_domain::metrics::DayDelta;
+use krafter_domain::organisation::Organisation;
+use krafter_domain::project::{Project, ProjectSlug};
+use krafter_domain::storage::StorageError;
+use uuid::Uuid;
+
+use crate::schema::{
+    api_keys, finding_events, findings, organisations, project_daily_totals, projects, regressions,
+    verifications,
+};
+
+fn corrupt(what: &str) -> StorageError {
+    StorageError::new(format!("unexpected stored value: {what}"))
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = organisations, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct OrganisationRow {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Organisation> for OrganisationRow {
+    fn from(o: &Organisation) -> Self {
+        Self {
+            id: o.id.as_uuid(),
+            name: o.name.clone(),
+            created_at: o.created_at,
+        }
+    }
+}
+
+impl From<OrganisationRow> for Organisation {
+    fn from(row: OrganisationRow) -> Self {
+        Self {
+            id: OrgId::from_uuid(row.id),
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = projects, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct ProjectRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Project> for ProjectRow {
+    fn from(p: &Project) -> Self {
+        Self {
+            id: p.id.as_uuid(),
+            org_id: p.org_id.as_uuid(),
+            slug: p.slug.as_str().to_owned(),
+            name: p.name.clone(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = StorageError;
+
+    fn try_from(row: ProjectRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: ProjectId::from_uuid(row.id),
+            org_id: OrgId::from_uuid(row.org_id),
+            slug: ProjectSlug::parse(&row.slug).map_err(|_| corrupt("project slug"))?,
+            name: row.name,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct ApiKeyRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: Vec<u8>,
+    pub scopes: i16,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKey> for ApiKeyRow {
+    fn from(k: &ApiKey) -> Self {
+        Self {
+            id: k.id.as_uuid(),
+            org_id: k.org_id.as_uuid(),
+            name: k.name.clone(),
+            prefix: k.prefix.as_str().to_owned(),
+            key_hash: k.hash.as_bytes().to_vec(),
+            scopes: k.scopes.bits(),
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+            last_used_at: k.last_used_at,
+        }
+    }
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StorageError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, StorageError> {
+        let hash: [u8; 32] = row
+            .key_hash
+            .try_into()
+            .map_err(|_| corrupt("API key hash length"))?;
+        Ok(Self {
+            id: ApiKeyId::from_uuid(row.id),
+            org_id: OrgId::from_uuid(row.org_id),
+            name: row.name,
+            prefix: KeyPrefix::parse(&row.prefix).map_err(|_| corrupt("API key prefix"))?,
+            hash: KeyHash::from_bytes(hash),
+            scopes: Scopes::from_bits(row.scopes).ok_or_else(|| corrupt("API key scopes"))?,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+            last_used_at: row.last_used_at,
+        })
+    }
+}
+
+pub(crate) fn status(code: i16) -> Result<FindingStatus, StorageError> {
+    FindingStatus::from_code(code).ok_or_else(|| corrupt("finding status"))
+}
+
+pub(crate) fn state(status_code: i16, priority: i32) -> Result<FindingState, StorageError> {
+    Ok(FindingState {
+        status: status(status_code)?,
+        priority_score: PriorityScore::parse(i64::from(priority))
+            .map_err(|_| corrupt("priority score"))?,
+    })
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = findings, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct FindingRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub title: String,
+    pub severity: i16,
+    pub status: i16,
+    pub priority_score: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl FindingRow {
+    pub fn new(project: ProjectId, f: &Finding) -> Self {
+        Self {
+            id: f.id.as_uuid(),
+            project_id: project.as_uuid(),
+            title: f.title.as_str().to_owned(),
+            severity: f.severity.code(),
+            status: f.state.status.code(),
+            priority_score: f.state.priority_score.get(),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+impl TryFrom<FindingRow> for Finding {
+    type Error = StorageError;
+
+    fn try_from(row: FindingRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: FindingId::from_uuid(row.id),
+            title: FindingTitle::parse(&row.title).map_err(|_| corrupt("finding title"))?,
+            severity: Severity::from_code(row.severity).ok_or_else(|| corrupt("severity"))?,
+            state: state(row.status, row.priority_score)?,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = finding_events, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct FindingEventRow {
+    pub finding_id: Uuid,
+    pub seq: i32,
+    pub occurred_at: DateTime<Utc>,
+    pub status: i16,
+    pub priority_score: i32,
+}
+
+impl FindingEventRow {
+    pub fn new(finding: FindingId, seq: i32, at: DateTime<Utc>, state: FindingState) -> Self {
+        Self {
+            finding_id: finding.as_uuid(),
+            seq,
+            occurred_at: at,
+            status: state.status.code(),
+            priority_score: state.priority_score.get(),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = verifications, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct VerificationRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub finding_id: Uuid,
+    pub result: i16,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl VerificationRow {
+    pub fn new(project: ProjectId, v: &Verification) -> Self {
+        Self {
+            id: v.id.as_uuid(),
+            project_id: project.as_uuid(),
+            finding_id: v.finding_id.as_uuid(),
+            result: v.result.code(),
+            occurred_at: v.occurred_at,
+        }
+    }
+}
+
+impl TryFrom<VerificationRow> for Verification {
+    type Error = StorageError;
+
+    fn try_from(row: VerificationRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: VerificationId::from_uuid(row.id),
+            finding_id: FindingId::from_uuid(row.finding_id),
+            result: VerificationResult::from_code(row.result)
+                .ok_or_else(|| corrupt("verification result"))?,
+            occurred_at: row.occurred_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = regressions, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct RegressionRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub finding_id: Uuid,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl RegressionRow {
+    pub fn new(project: ProjectId, r: &Regression) -> Self {
+        Self {
+            id: r.id.as_uuid(),
+            project_id: project.as_uuid(),
+            finding_id: r.finding_id.as_uuid(),
+            opened_at: r.opened_at,
+            closed_at: r.closed_at,
+        }
+    }
+}
+
+impl From<RegressionRow> for Regression {
+    fn from(row: RegressionRow) -> Self {
+        Self {
+            id: RegressionId::from_uuid(row.id),
+            finding_id: FindingId::from_uuid(row.finding_id),
+            opened_at: row.opened_at,
+            closed_at: row.closed_at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = project_daily_totals, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct DailyTotalRow {
+    pub project_id: Uuid,
+    pub day: NaiveDate,
+    pub open_risk_score: i64,
+    pub open_findings: i64,
+    pub terminal_findings: i64,
+    pub open_regressions: i64,
+    pub verifications: i64,
+    pub verifications_passed: i64,
+}
+
+impl DailyTotalRow {
+    pub fn new(project: ProjectId, day: NaiveDate, d: DayDelta) -> Self {
+        Self {
+            project_id: project.as_uuid(),
+            day,
+            open_risk_score: d.open_risk_score,
+            open_findings: d.open_findings,
+            terminal_findings: d.terminal_findings,
+            open_regressions: d.open_regressions,
+            verifications: d.verifications,
+            verifications_passed: d.verifications_passed,
+        }
+    }
+
+    pub fn delta(&self) -> DayDelta {
+        DayDelta {
+            open_risk_score: self.open_risk_score,
+            open_findings: self.open_findings,
+            terminal_findings: self.terminal_findings,
+            open_regressions: self.open_regressions,
+            verifications: self.verifications,
+            verifications_passed: self.verifications_passed,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The store: a deadpool pool of diesel-async PostgreSQL connections, and readiness.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::Integer;
+use diesel::IntoSql;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use krafter_domain::health::{NotReady, Readiness};
+use krafter_domain::storage::StorageError;
+
+/// How long `connect` waits for its first connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a readiness check may take in all.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The PostgreSQL implementation of every domain port. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+    /// Set once a readiness check has seen every migration applied; never unset.
+    migrated: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("max_connections", &status.max_size)
+            .field("connections", &status.size)
+            .field("idle", &status.available)
+            .finish()
+    }
+}
+
+impl PgStore {
+    /// A pool of at most `max_connections` (at least 1) connections to `database_url`. One
+    /// connection is opened now, so that a wrong URL or an unreachable server fails here.
+    pub async fn connect(
+        database_url: &str,
+        max_connections: usize,
+    ) -> Result<PgStore, StorageError> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .build()
+            .map_err(StorageError::new)?;
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, pool.get())
+            .await
+            .map_err(|_| StorageError::new("timed out connecting to PostgreSQL"))?
+            .map_err(StorageError::new)?;
+        drop(first);
+        Ok(PgStore {
+            pool,
+            migrated: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StorageError> {
+        self.pool.get().await.map_err(StorageError::new)
+    }
+}
+
+/// The constraint a database error names, if it is of the given kind.
+pub(crate) fn violated(error: &DieselError, kind: DatabaseErrorKind) -> Option<&str> {
+    match error {
+        DieselError::DatabaseError(k, info) if *k == kind => {
+            Some(info.constraint_name().unwrap_or(""))
+        }
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl Readiness for PgStore {
+    async fn check(&self) -> Result<(), NotReady> {
+        let unreachable = |e: &dyn fmt::Display| NotReady::Unreachable(e.to_string());
+        let work = async {
+            let mut conn = self.pool.get().await.map_err(|e| unreachable(&e))?;
+            diesel::select(1.into_sql::<Integer>())
+                .get_result::<i32>(&mut conn)
+                .await
+                .map_err(|e| unreachable(&e))?;
+            if !AtomicBool::load(&self.migrated, Ordering::Acquire) {
+                let pending = crate::migrations::count_pending(&mut conn)
+                    .await
+                    .map_err(|e| unreachable(&e))?;
+                if pending > 0 {
+                    return Err(NotReady::PendingMigrations(pending));
+                }
+                self.migrated.store(true, Ordering::Release);
+            }
+            Ok(())
+        };
+        tokio::time::timeout(READINESS_TIMEOUT, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(NotReady::Unreachable(format!(
+                    "no answer within {} ms",
+                    READINESS_TIMEOUT.as_millis()
+                )))
+            })
+    }
+}

@@ -122,6 +122,8 @@ impl ClusterError {
 #[derive(Debug)]
 pub struct LocalCluster {
     port: u16,
+    /// Whether this start ran `initdb`.
+    created: bool,
     /// `None` once stopped, or when another process of ours already ran the server on this directory.
     server: Option<Server>,
 }
@@ -146,9 +148,13 @@ impl LocalCluster {
                 data_dir = %pgdata.display(),
                 "using the PostgreSQL server another process already runs on this directory"
             );
-            return Ok(LocalCluster { port, server: None });
+            return Ok(LocalCluster {
+                port,
+                created: false,
+                server: None,
+            });
         }
-        init(&bin, &pgdata, user.as_ref(), durability)?;
+        let created = init(&bin, &pgdata, user.as_ref(), durability)?;
 
         let mut attempt = 0;
         loop {
@@ -159,6 +165,7 @@ impl LocalCluster {
                     tracing::info!(port, data_dir = %pgdata.display(), "local PostgreSQL is ready");
                     return Ok(LocalCluster {
                         port,
+                        created,
                         server: Some(server),
                     });
                 }
@@ -182,6 +189,11 @@ impl LocalCluster {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Whether this start created the cluster: its database is empty but for what was done since.
+    pub fn is_new(&self) -> bool {
+        self.created
     }
 
     /// Stops the server (fast shutdown: open transactions are rolled back) and waits for it to
@@ -228,7 +240,10 @@ impl Server {
             .arg(socket_dir(pgdata))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().map_err(ClusterError::io(log))?)
-            .stderr(log_file);
+            .stderr(log_file)
+            // A group of its own: a Ctrl-C in the terminal reaches us, and we stop the server
+            // once we have finished with it, not while requests still need it.
+            .process_group(0);
         if durability == Durability::Throwaway {
             command.args([
                 "-c",
@@ -556,13 +571,13 @@ fn is_postmaster_of(pid: i32, pgdata: &Path) -> bool {
         .any(|pair| pair[0] == b"-D" && Path::new(OsStr::from_bytes(pair[1])) == pgdata)
 }
 
-/// Runs `initdb` unless `pgdata` already holds a cluster.
+/// Runs `initdb` unless `pgdata` already holds a cluster; answers whether it ran.
 fn init(
     bin: &Path,
     pgdata: &Path,
     user: Option<&User>,
     durability: Durability,
-) -> Result<(), ClusterError> {
+) -> Result<bool, ClusterError> {
     if pgdata.join("PG_VERSION").is_file() {
         if let Some(user) = user {
             let owner = fs::metadata(pgdata)
@@ -576,7 +591,7 @@ fn init(
                 });
             }
         }
-        return Ok(());
+        return Ok(false);
     }
     // No PG_VERSION: nothing, or what an interrupted initdb left. Start over.
     match fs::remove_dir_all(pgdata) {
@@ -617,7 +632,7 @@ fn init(
         .output()
         .map_err(|source| ClusterError::Spawn { program, source })?;
     if output.status.success() {
-        return Ok(());
+        return Ok(true);
     }
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));

@@ -65,6 +65,7 @@ fn postmaster_pid(dir: &Path) -> i32 {
 fn starts_reuses_and_shares_a_cluster() {
     let dir = scratch("reuse");
     let mut cluster = LocalCluster::start(&dir, Durability::Throwaway).unwrap();
+    assert!(cluster.is_new());
     let url = cluster.database_url();
     assert_eq!(
         url,
@@ -83,11 +84,13 @@ fn starts_reuses_and_shares_a_cluster() {
 
     // The second start reuses the cluster (and its data) on a new port.
     let first = LocalCluster::start(&dir, Durability::Throwaway).unwrap();
+    assert!(!first.is_new());
     assert_eq!(query_i64(&first.database_url(), "count(*) FROM kept"), 2);
 
     // A second process start over a running cluster uses it and leaves it running.
     let shared = LocalCluster::start(&dir, Durability::Throwaway).unwrap();
     assert_eq!(shared.database_url(), first.database_url());
+    assert!(!shared.is_new());
     drop(shared);
     assert_eq!(query_i64(&first.database_url(), "count(*) FROM kept"), 2);
 

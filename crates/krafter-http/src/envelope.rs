@@ -130,18 +130,12 @@ pub async fn envelope_middleware(
     let started = Instant::now();
     let request_id = RequestId::generate();
     req.extensions_mut().insert(request_id.clone());
-    let http_request = req.request().clone();
     let method = req.method().clone();
     let path = req.path().to_owned();
 
-    let response = match next.call(req).await {
-        Ok(res) => envelope_errors(res.map_into_boxed_body(), &request_id),
-        Err(error) => {
-            let res = ServiceResponse::new(http_request, error.error_response());
-            envelope_errors(res, &request_id)
-        }
-    };
-    let mut response = response;
+    // Handlers and extractors answer errors as responses; an `Err` could only come from another
+    // middleware, of which there is none inside this one.
+    let mut response = envelope_errors(next.call(req).await?.map_into_boxed_body(), &request_id);
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
         response
             .headers_mut()

@@ -18,25 +18,19 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
 /// Parses a JSON body; an empty body counts as `{}`. Malformed JSON is `invalid_json`; JSON of the
 /// wrong shape is `invalid_params` naming the field.
 pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
+    let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Value::Object(Default::default())
     } else {
-        bytes
+        serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))?
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+    if !value.is_object() {
+        return Err(InvalidParams::field("body", "must be a JSON object").into());
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return ApiError::InvalidJson(inner.to_string());
-        }
-        let message = strip_position(&inner.to_string());
+        let message = e.into_inner().to_string();
         ApiError::InvalidParams(InvalidParams::field(field_name(&path, &message), message))
-    })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    Ok(value)
+    })
 }
 
 /// Parses a query string into `T`; unknown parameters are ignored.
@@ -66,13 +60,6 @@ fn backticked(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
     let len = message[start..].find('`')?;
     Some(&message[start..start + len])
-}
-
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 #[cfg(test)]

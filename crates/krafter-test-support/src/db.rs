@@ -56,8 +56,10 @@ impl Drop for TestDatabase {
                 .build()
                 .expect("a runtime");
             runtime.block_on(async {
-                let mut conn = AsyncPgConnection::establish(&server_url).await?;
-                conn.batch_execute(&sql).await
+                let mut conn = AsyncPgConnection::establish(&server_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                conn.batch_execute(&sql).await.map_err(|e| e.to_string())
             })
         })
         .join();

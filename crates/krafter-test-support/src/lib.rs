@@ -1,7 +1,9 @@
 //! Test support shared by the Krafter crates. Dev-only: no production crate depends on it.
 
+pub mod app;
 pub mod cluster;
 pub mod db;
 pub mod vectors;
 
+pub use app::{Tenant, TestApp};
 pub use db::TestDatabase;

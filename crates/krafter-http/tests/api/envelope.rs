@@ -1,0 +1,153 @@
+use krafter_test_support::TestApp;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{envelope, error, invalid_field};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        envelope(health, StatusCode::OK).await,
+        json!({"status": "ok"})
+    );
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        envelope(ready, StatusCode::OK).await,
+        json!({"status": "ready"})
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_wrong_methods_answer_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let nowhere = app
+        .client
+        .get(app.url("/api/v1/nowhere"))
+        .send()
+        .await
+        .unwrap();
+    error(nowhere, StatusCode::NOT_FOUND, "not_found").await;
+    let wrong = app
+        .client
+        .delete(app.audit_url(&t, "/reports/summary"))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    error(wrong, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let wrong = app
+        .client
+        .put(app.audit_url(&t, "/findings"))
+        .send()
+        .await
+        .unwrap();
+    error(wrong, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+}
+
+#[tokio::test]
+async fn malformed_json_oversized_bodies_and_malformed_ids_answer_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let findings = app.audit_url(&t, "/findings");
+    let post = |body: String| {
+        app.client
+            .post(&findings)
+            .bearer_auth(&t.key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    error(
+        post("{\"title\": ".into()).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    error(
+        post("not json".into()).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    let huge = format!("{{\"title\": \"{}\"}}", "a".repeat(100 * 1024));
+    error(
+        post(huge).await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    invalid_field(post("[1, 2]".into()).await.unwrap(), "body").await;
+
+    let malformed = app
+        .client
+        .patch(app.audit_url(&t, "/findings/not-a-uuid"))
+        .bearer_auth(&t.key)
+        .json(&json!({"status": "resolved"}))
+        .send()
+        .await
+        .unwrap();
+    error(malformed, StatusCode::NOT_FOUND, "not_found").await;
+    let malformed = app
+        .client
+        .patch(app.audit_url(&t, "/regressions/123"))
+        .bearer_auth(&t.key)
+        .json(&json!({"status": "closed"}))
+        .send()
+        .await
+        .unwrap();
+    error(malformed, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let audit = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
+    let expected = [
+        (format!("{audit}/findings"), vec!["get", "post"]),
+        (format!("{audit}/findings/{{finding_id}}"), vec!["patch"]),
+        (
+            format!("{audit}/findings/{{finding_id}}/verifications"),
+            vec!["post"],
+        ),
+        (
+            format!("{audit}/findings/{{finding_id}}/regressions"),
+            vec!["post"],
+        ),
+        (
+            format!("{audit}/regressions/{{regression_id}}"),
+            vec!["patch"],
+        ),
+        (format!("{audit}/reports/summary"), vec!["get"]),
+        ("/healthz".to_owned(), vec!["get"]),
+        ("/readyz".to_owned(), vec!["get"]),
+    ];
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), expected.len());
+    for (path, methods) in expected {
+        let item = paths.get(&path).unwrap_or_else(|| panic!("{path} missing"));
+        let mut got: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        got.sort();
+        assert_eq!(got, methods, "{path}");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of the HTTP API: the real application on port 0 over PostgreSQL.
+
+mod auth;
+mod envelope;
+mod findings;
+mod helpers;
+mod summary;

@@ -1,0 +1,204 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use krafter_domain::FixedClock;
+use krafter_test_support::vectors::{self, Step};
+use krafter_test_support::{Tenant, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_same_json, envelope, invalid_field};
+
+async fn write(
+    app: &TestApp,
+    t: &Tenant,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let response = app
+        .client
+        .request(method, app.audit_url(t, path))
+        .bearer_auth(&t.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json::<Value>().await.unwrap()["data"].clone()
+}
+
+/// Every shared vector, imported through the API in time order and read back through the API.
+#[tokio::test]
+async fn the_summary_vectors_hold_through_http_and_postgres() {
+    let vectors = vectors::load();
+    let app = TestApp::with_clock(Arc::new(FixedClock(vectors.now))).await;
+    let org = app.org("Vectors").await;
+    let key = app
+        .key(
+            org,
+            &[
+                krafter_domain::access::Scope::AuditRead,
+                krafter_domain::access::Scope::AuditWrite,
+            ],
+        )
+        .await;
+    let mut checked = 0;
+    for (n, scenario) in vectors.scenarios.iter().enumerate() {
+        let project = app.project(org, &format!("scenario-{n}")).await;
+        let t = Tenant {
+            org,
+            project,
+            key: key.clone(),
+            read_key: key.clone(),
+            write_key: key.clone(),
+        };
+        let mut findings: HashMap<&str, String> = HashMap::new();
+        let mut regressions: HashMap<usize, String> = HashMap::new();
+        for step in scenario.steps() {
+            use reqwest::Method;
+            match step {
+                Step::CreateFinding {
+                    key,
+                    at,
+                    status,
+                    priority_score,
+                } => {
+                    let f = write(&app, &t, Method::POST, "/findings", json!({"title": key, "severity": "medium", "status": status, "priority_score": priority_score, "occurred_at": at})).await;
+                    findings.insert(key, f["id"].as_str().unwrap().to_owned());
+                }
+                Step::ChangeFinding {
+                    key,
+                    at,
+                    status,
+                    priority_score,
+                } => {
+                    write(&app, &t, Method::PATCH, &format!("/findings/{}", findings[key]), json!({"status": status, "priority_score": priority_score, "occurred_at": at})).await;
+                }
+                Step::Verify { key, at, result } => {
+                    write(
+                        &app,
+                        &t,
+                        Method::POST,
+                        &format!("/findings/{}/verifications", findings[key]),
+                        json!({"result": result, "occurred_at": at}),
+                    )
+                    .await;
+                }
+                Step::OpenRegression { index, key, at } => {
+                    let r = write(
+                        &app,
+                        &t,
+                        Method::POST,
+                        &format!("/findings/{}/regressions", findings[key]),
+                        json!({"occurred_at": at}),
+                    )
+                    .await;
+                    regressions.insert(index, r["id"].as_str().unwrap().to_owned());
+                }
+                Step::CloseRegression { index, at } => {
+                    write(
+                        &app,
+                        &t,
+                        Method::PATCH,
+                        &format!("/regressions/{}", regressions[&index]),
+                        json!({"status": "closed", "occurred_at": at}),
+                    )
+                    .await;
+                }
+            }
+        }
+        for q in &scenario.queries {
+            let mut params = Vec::new();
+            if let Some(d) = &q.date_from {
+                params.push(("date_from", d.as_str()));
+            }
+            if let Some(d) = &q.date_to {
+                params.push(("date_to", d.as_str()));
+            }
+            let response = app
+                .client
+                .get(app.audit_url(&t, "/reports/summary"))
+                .query(&params)
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap();
+            let data = envelope(response, StatusCode::OK).await;
+            assert_same_json(&data, &q.expected, &format!("{} {params:?}", scenario.name));
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 35);
+}
+
+#[tokio::test]
+async fn the_default_summary_has_the_spec_shape() {
+    let app = TestApp::with_clock(Arc::new(FixedClock(
+        "2025-06-10T15:00:00Z".parse().unwrap(),
+    )))
+    .await;
+    let t = app.tenant("production-website").await;
+    let response = app
+        .client
+        .get(app.audit_url(&t, "/reports/summary"))
+        .bearer_auth(&t.read_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let days: Vec<Value> = (4..=10)
+        .map(|d| json!({"date": format!("2025-06-{d:02}"), "open_risk_score": 0}))
+        .collect();
+    let request_id = body["meta"]["request_id"].clone();
+    assert_eq!(
+        body,
+        json!({
+            "data": {"risk_burn_down": days, "verification_pass_rate": 0.0, "regression_rate": 0.0, "open_findings": 0},
+            "meta": {"request_id": request_id},
+            "error": null
+        })
+    );
+}
+
+#[tokio::test]
+async fn bad_windows_are_422_naming_the_field() {
+    let app = TestApp::with_clock(Arc::new(FixedClock(
+        "2026-06-10T15:00:00Z".parse().unwrap(),
+    )))
+    .await;
+    let t = app.tenant("web").await;
+    for (query, field) in [
+        ("date_from=2026-13-01", "date_from"),
+        ("date_from=06/01/2026", "date_from"),
+        ("date_to=2026-06-11", "date_to"),
+        ("date_from=2026-06-09&date_to=2026-06-08", "date_from"),
+        ("date_from=2025-06-09&date_to=2026-06-10", "date_from"),
+    ] {
+        let response = app
+            .client
+            .get(app.audit_url(&t, &format!("/reports/summary?{query}")))
+            .bearer_auth(&t.read_key)
+            .send()
+            .await
+            .unwrap();
+        invalid_field(response, field).await;
+    }
+    let longest = app
+        .client
+        .get(app.audit_url(
+            &t,
+            "/reports/summary?date_from=2025-06-10&date_to=2026-06-10",
+        ))
+        .bearer_auth(&t.read_key)
+        .send()
+        .await
+        .unwrap();
+    let data = envelope(longest, StatusCode::OK).await;
+    assert_eq!(data["risk_burn_down"].as_array().unwrap().len(), 366);
+}

@@ -1,0 +1,175 @@
+//! The composition root: the database, the store, the use cases and the HTTP server, per command.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context;
+use krafter_domain::access::Scopes;
+use krafter_domain::{Clock, SystemClock};
+use krafter_http::Services;
+use krafter_postgres::local_cluster::{Durability, LocalCluster};
+use krafter_postgres::PgStore;
+
+use crate::admin::{self, CommandError};
+use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand};
+use crate::config::Config;
+use crate::demo;
+
+/// Database connections of `krafter serve`; one-off commands use a few.
+const SERVE_CONNECTIONS: usize = 16;
+const COMMAND_CONNECTIONS: usize = 8;
+
+/// Runs one command to its end, the local cluster (when there is no `DATABASE_URL`) around it.
+pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
+    let mut cluster = match &config.database_url {
+        Some(_) => None,
+        None => {
+            let dir = config.data_dir.join("postgres");
+            Some(LocalCluster::start(&dir, Durability::Durable).map_err(CommandError::failed)?)
+        }
+    };
+    let database = Database {
+        url: config.database_url.clone().unwrap_or_else(|| {
+            cluster
+                .as_ref()
+                .map(LocalCluster::database_url)
+                .unwrap_or_default()
+        }),
+        local: cluster.is_some(),
+        new_local: cluster.as_ref().is_some_and(LocalCluster::is_new),
+    };
+    let runtime = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .map_err(CommandError::Failed)?;
+    let outcome = runtime.block_on(run(command, config, &database));
+    // Connections end with the runtime; the server goes after them.
+    drop(runtime);
+    if let Some(cluster) = cluster.as_mut() {
+        cluster.stop();
+    }
+    outcome
+}
+
+struct Database {
+    url: String,
+    /// Whether this is our own cluster rather than `DATABASE_URL`.
+    local: bool,
+    /// Whether our own cluster was created by this run.
+    new_local: bool,
+}
+
+async fn run(command: Command, config: &Config, database: &Database) -> Result<(), CommandError> {
+    let migrate = match command {
+        Command::Serve { no_migrate } => !no_migrate,
+        Command::Migrate => true,
+        _ => database.local,
+    };
+    if migrate {
+        let applied = krafter_postgres::run_migrations(&database.url)
+            .await
+            .context("cannot apply the database migrations")?;
+        tracing::info!(applied, "database migrations are up to date");
+        if command == Command::Migrate {
+            println!("{applied}");
+            return Ok(());
+        }
+    }
+    let connections = match command {
+        Command::Serve { .. } => SERVE_CONNECTIONS,
+        _ => COMMAND_CONNECTIONS,
+    };
+    let store = PgStore::connect(&database.url, connections)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let now = clock.now();
+    match command {
+        Command::Serve { .. } => serve(config, store, clock, database.new_local).await?,
+        Command::Migrate => {}
+        Command::Org {
+            command: OrgCommand::Create { name },
+        } => println!("{}", admin::create_org(&store, now, &name).await?.id),
+        Command::Project {
+            command: ProjectCommand::Create { org, slug, name },
+        } => {
+            let org = admin::org_id(&org)?;
+            let project = admin::create_project(&store, now, org, &slug, name.as_deref()).await?;
+            println!("{}", project.slug);
+        }
+        Command::Key {
+            command: KeyCommand::Create { org, scopes, name },
+        } => {
+            let org = admin::org_id(&org)?;
+            let scopes = Scopes::parse(&scopes)?;
+            let secret = admin::create_key(&store, now, org, scopes, &name).await?;
+            println!("{}", secret.expose());
+        }
+        Command::Key {
+            command: KeyCommand::Revoke { org, prefix },
+        } => {
+            let org = admin::org_id(&org)?;
+            println!(
+                "{}",
+                admin::revoke_key(&store, now, org, &prefix).await?.as_str()
+            );
+        }
+        Command::Demo { findings } => {
+            let demo = demo::seed(&store, clock, findings).await?;
+            println!("{}", demo.key.expose());
+            println!("{}", demo.curl(&config.bind));
+        }
+    }
+    Ok(())
+}
+
+/// Serves until SIGINT or SIGTERM, then stops gracefully. Seeds the demo first into a cluster
+/// this run created.
+async fn serve(
+    config: &Config,
+    store: PgStore,
+    clock: Arc<dyn Clock>,
+    seed_demo: bool,
+) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.bind)
+        .with_context(|| format!("cannot listen on {} (KRAFTER_BIND)", config.bind))?;
+    let address = listener.local_addr()?;
+    let demo = match seed_demo {
+        true => Some(demo::seed(&store, clock.clone(), demo::DEFAULT_FINDINGS).await?),
+        false => None,
+    };
+    let server = krafter_http::server(listener, Services::over(store, clock))?;
+    let handle = server.handle();
+    let mut running = tokio::spawn(server);
+    tracing::info!(%address, "Krafter Reports is listening");
+    if let Some(demo) = demo {
+        println!(
+            "Seeded a demo organisation. Its API key, shown only now: {}",
+            demo.key.expose()
+        );
+        println!(
+            "Try its report summary:\n\n  {}\n",
+            demo.curl(&address.to_string())
+        );
+    }
+    tokio::select! {
+        finished = &mut running => return Ok(finished??),
+        signal = shutdown_signal() => {
+            tracing::info!(signal = signal?, "stopping: finishing the requests in flight");
+            handle.stop(true).await;
+        }
+    }
+    running.await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The name of the first of SIGINT and SIGTERM to arrive.
+async fn shutdown_signal() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
+    })
+}

@@ -1,0 +1,23 @@
+# Krafter Reports. `just --list` shows the recipes.
+
+# Serve the API on 127.0.0.1:8080 (with its own PostgreSQL unless DATABASE_URL is set); extra arguments go to `krafter`
+run *args:
+    cargo run --release -- {{args}}
+
+# The test suite (against DATABASE_URL, or a throwaway PostgreSQL cluster per test binary)
+test:
+    cargo test --workspace
+
+# Formatting, clippy, and the domain's independence from infrastructure crates
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    bash .ci/domain-purity
+
+# The summary benchmark: p50/p99 through HTTP at 10,000 and 1,000,000 findings
+bench:
+    cargo bench -p krafter-server --bench summary
+
+# Everything CI runs, including the smoke test with the local cluster
+ci:
+    bash .ci/run

@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Uuid as SqlUuid};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Untyped, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use krafter_domain::ids::ProjectId;
 use krafter_domain::ledger::{FindingStatus, VerificationResult};
@@ -50,24 +52,61 @@ impl DeltaRow {
     }
 }
 
-const DELTAS_SQL: &str = "\
-SELECT NULL::date AS day,
-       COALESCE(sum(open_risk_score), 0)::bigint AS open_risk_score,
-       COALESCE(sum(open_findings), 0)::bigint AS open_findings,
-       COALESCE(sum(terminal_findings), 0)::bigint AS terminal_findings,
-       COALESCE(sum(open_regressions), 0)::bigint AS open_regressions,
-       COALESCE(sum(verifications), 0)::bigint AS verifications,
-       COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed
-  FROM project_daily_totals
- WHERE project_id = $1 AND day < $2
-UNION ALL
-SELECT day, open_risk_score, open_findings, terminal_findings, open_regressions,
-       verifications, verifications_passed
-  FROM project_daily_totals
- WHERE project_id = $1 AND day BETWEEN $2 AND $3
-   AND (open_risk_score, open_findings, terminal_findings, open_regressions,
-        verifications, verifications_passed) <> (0, 0, 0, 0, 0, 0)
- ORDER BY day ASC NULLS FIRST";
+/// The `deltas` query: the sum of every day before the window (the row whose `day` is NULL),
+/// then the non-zero days of the window, ascending. A query type of its own rather than
+/// `sql_query`, so that its prepared statement is cached per connection.
+#[derive(Clone, Copy)]
+struct DeltasQuery {
+    project: uuid::Uuid,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+impl QueryId for DeltasQuery {
+    type QueryId = DeltasQuery;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for DeltasQuery {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for DeltasQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT NULL::date AS day, \
+                    COALESCE(sum(open_risk_score), 0)::bigint AS open_risk_score, \
+                    COALESCE(sum(open_findings), 0)::bigint AS open_findings, \
+                    COALESCE(sum(terminal_findings), 0)::bigint AS terminal_findings, \
+                    COALESCE(sum(open_regressions), 0)::bigint AS open_regressions, \
+                    COALESCE(sum(verifications), 0)::bigint AS verifications, \
+                    COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed \
+               FROM project_daily_totals \
+              WHERE project_id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.project)?;
+        out.push_sql(" AND day < ");
+        out.push_bind_param::<Date, _>(&self.from)?;
+        out.push_sql(
+            " UNION ALL \
+             SELECT day, open_risk_score, open_findings, terminal_findings, open_regressions, \
+                    verifications, verifications_passed \
+               FROM project_daily_totals \
+              WHERE project_id = ",
+        );
+        out.push_bind_param::<SqlUuid, _>(&self.project)?;
+        out.push_sql(" AND day >= ");
+        out.push_bind_param::<Date, _>(&self.from)?;
+        out.push_sql(" AND day <= ");
+        out.push_bind_param::<Date, _>(&self.to)?;
+        out.push_sql(
+            " AND (open_risk_score, open_findings, terminal_findings, open_regressions, \
+                   verifications, verifications_passed) <> (0, 0, 0, 0, 0, 0) \
+              ORDER BY day ASC NULLS FIRST",
+        );
+        Ok(())
+    }
+}
 
 #[async_trait]
 impl MetricsRepository for PgStore {
@@ -77,13 +116,12 @@ impl MetricsRepository for PgStore {
         window: &DateWindow,
     ) -> Result<DeltaLedger, MetricsRepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<DeltaRow> = diesel::sql_query(DELTAS_SQL)
-            .bind::<SqlUuid, _>(project.as_uuid())
-            .bind::<Date, _>(window.from())
-            .bind::<Date, _>(window.to())
-            .load(&mut conn)
-            .await
-            .map_err(StorageError::new)?;
+        let query = DeltasQuery {
+            project: project.as_uuid(),
+            from: window.from(),
+            to: window.to(),
+        };
+        let rows: Vec<DeltaRow> = query.load(&mut conn).await.map_err(StorageError::new)?;
         let mut ledger = DeltaLedger::default();
         for row in rows {
             match row.day {

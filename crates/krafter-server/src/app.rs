@@ -21,22 +21,25 @@ const COMMAND_CONNECTIONS: usize = 8;
 
 /// Runs one command to its end, the local cluster (when there is no `DATABASE_URL`) around it.
 pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
-    let mut cluster = match &config.database_url {
-        Some(_) => None,
+    let mut cluster = None;
+    let database = match &config.database_url {
+        Some(url) => Database {
+            url: url.clone(),
+            local: false,
+            new_local: false,
+        },
         None => {
             let dir = config.data_dir.join("postgres");
-            Some(LocalCluster::start(&dir, Durability::Durable).map_err(CommandError::failed)?)
+            let started =
+                LocalCluster::start(&dir, Durability::Durable).map_err(CommandError::failed)?;
+            let database = Database {
+                url: started.database_url(),
+                local: true,
+                new_local: started.is_new(),
+            };
+            cluster = Some(started);
+            database
         }
-    };
-    let database = Database {
-        url: config.database_url.clone().unwrap_or_else(|| {
-            cluster
-                .as_ref()
-                .map(LocalCluster::database_url)
-                .unwrap_or_default()
-        }),
-        local: cluster.is_some(),
-        new_local: cluster.as_ref().is_some_and(LocalCluster::is_new),
     };
     let runtime = tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")
@@ -54,7 +57,7 @@ struct Database {
     url: String,
     /// Whether this is our own cluster rather than `DATABASE_URL`.
     local: bool,
-    /// Whether our own cluster was created by this run.
+    /// Whether our own cluster was created by this run, so that its database is empty.
     new_local: bool,
 }
 

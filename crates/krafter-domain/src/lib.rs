@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod export;
 pub mod health;
 pub mod ids;
 pub mod ledger;

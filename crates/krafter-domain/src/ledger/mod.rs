@@ -12,6 +12,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::validation::InvalidParams;
 
 pub use cursor::FindingCursor;
+pub(crate) use finding::stored_enum;
 pub use finding::{
     Finding, FindingChange, FindingState, FindingStatus, FindingTitle, PriorityScore, Severity,
 };

@@ -3,13 +3,15 @@ use chrono::NaiveDate;
 use crate::metrics::delta::{DayDelta, DeltaLedger};
 use crate::metrics::window::{SummaryQuery, VerificationScope};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialised exactly as the API shows it: `{"date": "YYYY-MM-DD", "open_risk_score": n}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BurnDownPoint {
     pub date: NaiveDate,
     pub open_risk_score: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// Serialised exactly as the summary endpoint's `data`; reports keep it as their snapshot.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// One point per day of the window, oldest first.
     pub risk_burn_down: Vec<BurnDownPoint>,

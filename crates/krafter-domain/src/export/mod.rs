@@ -1,0 +1,24 @@
+//! Exporting a report: the request, the quota, the report's lifecycle, the job queue the Report
+//! Export Worker drains, the artefact it renders, and the ports behind each.
+
+mod document;
+mod ports;
+mod quota;
+mod report;
+mod request;
+mod service;
+mod worker;
+
+pub use document::{RenderError, RenderSession, ReportFinding, ReportHeader, ReportRenderer};
+pub use ports::{
+    ArtefactStore, ArtefactStoreError, ClaimedJob, Enqueued, ExportRepoError, ExportRepository,
+    FindingBatches, JobQueue, JobQueueError, NewExport, ReportCursor, ReportQuery, ReportSource,
+    ReportSourceError,
+};
+#[cfg(feature = "mock")]
+pub use ports::{MockArtefactStore, MockExportRepository, MockJobQueue, MockReportSource};
+pub use quota::{QuotaLimit, QuotaMonth, QuotaUsage, DEFAULT_MONTHLY_QUOTA};
+pub use report::{Artefact, ExportFormat, Report, ReportId, ReportStatus};
+pub use request::{ExportRequest, IdempotencyClaim, IdempotencyKey, RequestFingerprint};
+pub use service::{ExportError, Exported, Exports};
+pub use worker::{ExportWorker, RetryPolicy, WorkOutcome, WorkerConfig};

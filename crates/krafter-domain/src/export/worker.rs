@@ -1,0 +1,297 @@
+//! The Report Export Worker: claims a job, renders its artefact, stores it, and records the outcome.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+
+use crate::clock::Clock;
+use crate::export::document::{RenderError, ReportHeader, ReportRenderer};
+use crate::export::ports::{ArtefactStore, ClaimedJob, JobQueue, JobQueueError, ReportSource};
+use crate::export::report::{Artefact, ReportId};
+
+/// Exponential backoff: attempt `n` (1-based) that failed waits `base * 2^(n-1)`, capped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long a claim holds without a heartbeat; a dead worker's job is reclaimed after it.
+    pub lease: Duration,
+    pub heartbeat_every: Duration,
+    /// How long an idle worker waits for a notification before looking again.
+    pub poll_every: Duration,
+    pub retry: RetryPolicy,
+    pub batch_size: usize,
+    /// Where artefacts are rendered before they are stored.
+    pub scratch_dir: PathBuf,
+}
+
+impl WorkerConfig {
+    pub fn new(scratch_dir: PathBuf) -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(10),
+            poll_every: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            batch_size: 5_000,
+            scratch_dir,
+        }
+    }
+}
+
+/// What one turn of the worker did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkOutcome {
+    /// Nothing was due.
+    Idle,
+    Exported(ReportId),
+    /// The attempt failed; another is scheduled.
+    Retrying {
+        report: ReportId,
+        attempt: u32,
+        reason: String,
+    },
+    /// The last attempt failed; the report is `failed` and its unit refunded.
+    Failed {
+        report: ReportId,
+        reason: String,
+    },
+    /// Another worker took the job over; this one wrote nothing.
+    LeaseLost(ReportId),
+}
+
+pub struct ExportWorker {
+    queue: Arc<dyn JobQueue>,
+    source: Arc<dyn ReportSource>,
+    artefacts: Arc<dyn ArtefactStore>,
+    renderer: Arc<dyn ReportRenderer>,
+    clock: Arc<dyn Clock>,
+    config: WorkerConfig,
+}
+
+impl ExportWorker {
+    pub fn new(
+        queue: Arc<dyn JobQueue>,
+        source: Arc<dyn ReportSource>,
+        artefacts: Arc<dyn ArtefactStore>,
+        renderer: Arc<dyn ReportRenderer>,
+        clock: Arc<dyn Clock>,
+        config: WorkerConfig,
+    ) -> Self {
+        Self {
+            queue,
+            source,
+            artefacts,
+            renderer,
+            clock,
+            config,
+        }
+    }
+
+    /// Works until `shutdown` resolves, finishing the job in hand first.
+    pub async fn run(&self, name: &str, shutdown: impl std::future::Future<Output = ()>) {
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let outcome = tokio::select! {
+                biased;
+                () = &mut shutdown => return,
+                outcome = self.run_once(name) => outcome,
+            };
+            match outcome {
+                Ok(WorkOutcome::Idle) => {
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        waited = self.queue.wait(self.config.poll_every) => {
+                            if let Err(error) = waited {
+                                tracing::warn!(worker = name, %error, "waiting for export jobs failed");
+                                tokio::time::sleep(self.config.poll_every).await;
+                            }
+                        }
+                    }
+                }
+                Ok(outcome) => tracing::info!(worker = name, ?outcome, "export job done"),
+                Err(error) => {
+                    tracing::error!(worker = name, %error, "export worker could not reach the queue");
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = tokio::time::sleep(self.config.poll_every) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Claims one due job, if any, and takes it to its next state.
+    pub async fn run_once(&self, name: &str) -> Result<WorkOutcome, JobQueueError> {
+        let Some(job) = self.queue.claim(name, self.config.lease).await? else {
+            return Ok(WorkOutcome::Idle);
+        };
+        let report = job.report.id;
+        tracing::info!(worker = name, %report, attempt = job.attempt, format = %job.report.format, "export started");
+        let rendered = tokio::select! {
+            rendered = self.render(&job) => rendered,
+            lost = self.keep_lease(&job) => return lost.map(|()| WorkOutcome::LeaseLost(report)),
+        };
+        let result = match rendered {
+            Ok(artefact) => self
+                .queue
+                .complete(&job, &artefact)
+                .await
+                .map(|()| WorkOutcome::Exported(report)),
+            Err(reason) if job.attempt < self.config.retry.max_attempts => {
+                let delay = self.config.retry.delay_after(job.attempt);
+                let at = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
+                tracing::warn!(worker = name, %report, attempt = job.attempt, %reason, retry_in_ms = delay.as_millis() as u64, "export attempt failed");
+                self.queue
+                    .retry(&job, &reason, at)
+                    .await
+                    .map(|()| WorkOutcome::Retrying {
+                        report,
+                        attempt: job.attempt,
+                        reason,
+                    })
+            }
+            Err(reason) => {
+                tracing::error!(worker = name, %report, attempt = job.attempt, %reason, "export failed for good");
+                self.queue
+                    .fail(&job, &reason)
+                    .await
+                    .map(|()| WorkOutcome::Failed { report, reason })
+            }
+        };
+        match result {
+            Err(JobQueueError::LeaseLost) => Ok(WorkOutcome::LeaseLost(report)),
+            other => other,
+        }
+    }
+
+    /// Renews the lease until it is lost (answers `Ok`) or the queue fails (answers the error);
+    /// never returns while the lease holds.
+    async fn keep_lease(&self, job: &ClaimedJob) -> Result<(), JobQueueError> {
+        loop {
+            tokio::time::sleep(self.config.heartbeat_every).await;
+            match self.queue.heartbeat(job, self.config.lease).await {
+                Ok(()) => {}
+                Err(JobQueueError::LeaseLost) => return Ok(()),
+                Err(error) => {
+                    // The lease may still hold: keep trying until it is known to be lost.
+                    tracing::warn!(report = %job.report.id, %error, "heartbeat failed");
+                }
+            }
+        }
+    }
+
+    /// Renders and stores the artefact; the error is the reason kept on the report.
+    async fn render(&self, job: &ClaimedJob) -> Result<Artefact, String> {
+        let report = &job.report;
+        let (organisation_name, project_slug, project_name) = self
+            .source
+            .names(report.project_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let header = ReportHeader {
+            report: report.clone(),
+            organisation_name,
+            project_slug,
+            project_name,
+            generated_at: self.clock.now(),
+        };
+        std::fs::create_dir_all(&self.config.scratch_dir)
+            .map_err(|e| format!("scratch directory: {e}"))?;
+        let path = self.config.scratch_dir.join(format!(
+            "{}.{}.{}.part",
+            report.id,
+            job.lease_token,
+            report.format.extension()
+        ));
+        let result = self.render_to(&header, &path).await;
+        let stored = match result {
+            Ok(()) => {
+                let key = format!(
+                    "{}/{}.{}",
+                    report.org_id,
+                    report.id,
+                    report.format.extension()
+                );
+                self.artefacts
+                    .put_file(&key, &path)
+                    .await
+                    .map(|size_bytes| Artefact { key, size_bytes })
+                    .map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        let _ = std::fs::remove_file(&path);
+        stored
+    }
+
+    async fn render_to(
+        &self,
+        header: &ReportHeader,
+        path: &std::path::Path,
+    ) -> Result<(), RenderError> {
+        let file = std::fs::File::create(path)?;
+        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, file));
+        let mut session = self.renderer.start(header, out)?;
+        let mut batches = self
+            .source
+            .open_findings(
+                header.report.project_id,
+                header.report.period_end,
+                self.config.batch_size,
+            )
+            .await
+            .map_err(|e| RenderError::Render(e.to_string()))?;
+        while let Some(batch) = batches
+            .next_batch()
+            .await
+            .map_err(|e| RenderError::Render(e.to_string()))?
+        {
+            session = tokio::task::spawn_blocking(move || session.push(&batch).map(|()| session))
+                .await
+                .map_err(|e| RenderError::Render(e.to_string()))??;
+        }
+        tokio::task::spawn_blocking(move || session.finish())
+            .await
+            .map_err(|e| RenderError::Render(e.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(10),
+        };
+        let delays: Vec<u64> = (1..=5).map(|a| policy.delay_after(a).as_secs()).collect();
+        assert_eq!(delays, [2, 4, 8, 10, 10]);
+    }
+}

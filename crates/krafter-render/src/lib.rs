@@ -1,0 +1,14 @@
+#![doc = include_str!("../README.md")]
+
+mod csv_format;
+mod html;
+mod json;
+mod pdf;
+mod renderer;
+mod store;
+mod view;
+
+pub use csv_format::defuse as defuse_csv_cell;
+pub use renderer::Renderer;
+pub use store::{FsArtefactStore, StoreSetupError};
+pub use view::LISTED_FINDINGS;

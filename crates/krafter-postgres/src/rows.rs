@@ -6,6 +6,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use krafter_domain::access::{ApiKey, KeyHash, KeyPrefix, Scopes};
+use krafter_domain::export::{
+    Artefact, ExportFormat, QuotaMonth, Report, ReportFinding, ReportId, ReportStatus,
+};
 use krafter_domain::ids::{ApiKeyId, FindingId, OrgId, ProjectId, RegressionId, VerificationId};
 use krafter_domain::ledger::{
     Finding, FindingState, FindingStatus, FindingTitle, PriorityScore, Regression, Severity,
@@ -19,7 +22,7 @@ use uuid::Uuid;
 
 use crate::schema::{
     api_keys, finding_events, findings, organisations, project_daily_totals, projects, regressions,
-    verifications,
+    reports, verifications,
 };
 
 fn corrupt(what: &str) -> StorageError {
@@ -324,5 +327,131 @@ impl DailyTotalRow {
             verifications: self.verifications,
             verifications_passed: self.verifications_passed,
         }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = reports, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct ReportRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub project_id: Uuid,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub format: i16,
+    pub status: i16,
+    pub snapshot: serde_json::Value,
+    pub error: Option<String>,
+    pub artefact_key: Option<String>,
+    pub artefact_size: Option<i64>,
+    pub quota_month: NaiveDate,
+    pub exported_at: Option<DateTime<Utc>>,
+    pub shared_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ReportRow {
+    /// The row of a new report whose unit is charged to `month` (never refunded yet).
+    pub fn new(r: &Report, month: QuotaMonth) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: r.id.as_uuid(),
+            org_id: r.org_id.as_uuid(),
+            project_id: r.project_id.as_uuid(),
+            period_start: r.period_start,
+            period_end: r.period_end,
+            format: r.format.code(),
+            status: r.status.code(),
+            snapshot: serde_json::to_value(&r.snapshot).map_err(StorageError::new)?,
+            error: r.error.clone(),
+            artefact_key: r.artefact.as_ref().map(|a| a.key.clone()),
+            artefact_size: r
+                .artefact
+                .as_ref()
+                .map(|a| i64::try_from(a.size_bytes))
+                .transpose()
+                .map_err(StorageError::new)?,
+            quota_month: month.first_day(),
+            exported_at: r.exported_at,
+            shared_at: r.shared_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+impl TryFrom<ReportRow> for Report {
+    type Error = StorageError;
+
+    fn try_from(row: ReportRow) -> Result<Self, StorageError> {
+        let artefact = match (row.artefact_key, row.artefact_size) {
+            (Some(key), Some(size)) => Some(Artefact {
+                key,
+                size_bytes: u64::try_from(size).map_err(|_| corrupt("artefact size"))?,
+            }),
+            (None, None) => None,
+            _ => return Err(corrupt("artefact")),
+        };
+        Ok(Self {
+            id: ReportId::from_uuid(row.id),
+            org_id: OrgId::from_uuid(row.org_id),
+            project_id: ProjectId::from_uuid(row.project_id),
+            period_start: row.period_start,
+            period_end: row.period_end,
+            format: ExportFormat::from_code(row.format).ok_or_else(|| corrupt("export format"))?,
+            status: ReportStatus::from_code(row.status).ok_or_else(|| corrupt("report status"))?,
+            snapshot: serde_json::from_value(row.snapshot)
+                .map_err(|_| corrupt("report snapshot"))?,
+            error: row.error,
+            artefact,
+            exported_at: row.exported_at,
+            shared_at: row.shared_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The stored codes of the states a report may move to `target` from (the domain's table).
+pub(crate) fn report_sources(target: ReportStatus) -> Vec<i16> {
+    ReportStatus::sources_of(target)
+        .iter()
+        .map(|s| s.code())
+        .collect()
+}
+
+/// A finding as a report lists it, read by name from the report cursor.
+#[derive(QueryableByName)]
+pub(crate) struct ReportFindingRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub title: String,
+    #[diesel(sql_type = diesel::sql_types::SmallInt)]
+    pub severity: i16,
+    #[diesel(sql_type = diesel::sql_types::SmallInt)]
+    pub status: i16,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub priority_score: i32,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ReportFindingRow> for ReportFinding {
+    type Error = StorageError;
+
+    fn try_from(row: ReportFindingRow) -> Result<Self, StorageError> {
+        let state = state(row.status, row.priority_score)?;
+        Ok(Self {
+            id: FindingId::from_uuid(row.id),
+            title: row.title,
+            severity: Severity::from_code(row.severity).ok_or_else(|| corrupt("severity"))?,
+            status: state.status,
+            priority_score: state.priority_score.get(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
     }
 }

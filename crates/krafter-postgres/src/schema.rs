@@ -5,6 +5,7 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+        export_quota -> Integer,
     }
 }
 
@@ -88,6 +89,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    quota_usage (org_id, month) {
+        org_id -> Uuid,
+        month -> Date,
+        used -> Integer,
+    }
+}
+
+diesel::table! {
+    reports (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        project_id -> Uuid,
+        period_start -> Date,
+        period_end -> Date,
+        format -> SmallInt,
+        status -> SmallInt,
+        snapshot -> Jsonb,
+        error -> Nullable<Text>,
+        artefact_key -> Nullable<Text>,
+        artefact_size -> Nullable<BigInt>,
+        quota_month -> Date,
+        quota_refunded -> Bool,
+        exported_at -> Nullable<Timestamptz>,
+        shared_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    export_jobs (report_id) {
+        report_id -> Uuid,
+        state -> SmallInt,
+        attempts -> Integer,
+        run_at -> Timestamptz,
+        lease_token -> Nullable<Uuid>,
+        lease_expires_at -> Nullable<Timestamptz>,
+        leased_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (org_id, key) {
+        org_id -> Uuid,
+        key -> Text,
+        fingerprint -> Text,
+        report_id -> Uuid,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(projects -> organisations (org_id));
 diesel::joinable!(api_keys -> organisations (org_id));
 diesel::joinable!(findings -> projects (project_id));
@@ -95,6 +149,10 @@ diesel::joinable!(finding_events -> findings (finding_id));
 diesel::joinable!(verifications -> findings (finding_id));
 diesel::joinable!(regressions -> findings (finding_id));
 diesel::joinable!(project_daily_totals -> projects (project_id));
+diesel::joinable!(quota_usage -> organisations (org_id));
+diesel::joinable!(reports -> projects (project_id));
+diesel::joinable!(export_jobs -> reports (report_id));
+diesel::joinable!(idempotency_keys -> reports (report_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -105,4 +163,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     verifications,
     regressions,
     project_daily_totals,
+    quota_usage,
+    reports,
+    export_jobs,
+    idempotency_keys,
 );

@@ -20,12 +20,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a readiness check may take in all.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The PostgreSQL implementation of every domain port. Cheap to clone: clones share the pool.
+/// The PostgreSQL implementation of every domain port. Cheap to clone: clones share the pool
+/// and the job queue's listening connection.
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// Set once a readiness check has seen every migration applied; never unset.
     migrated: Arc<AtomicBool>,
+    /// Where the job queue's listening connection (outside the pool) connects to.
+    database_url: Arc<str>,
+    pub(crate) listener: Arc<crate::repos::jobs::Listener>,
 }
 
 impl fmt::Debug for PgStore {
@@ -59,11 +63,17 @@ impl PgStore {
         Ok(PgStore {
             pool,
             migrated: Arc::new(AtomicBool::new(false)),
+            database_url: database_url.into(),
+            listener: Arc::default(),
         })
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StorageError> {
         self.pool.get().await.map_err(StorageError::new)
+    }
+
+    pub(crate) fn database_url(&self) -> &str {
+        &self.database_url
     }
 }
 

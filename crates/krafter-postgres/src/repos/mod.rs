@@ -1,7 +1,10 @@
 //! The domain ports, implemented on [`crate::PgStore`].
 
 mod api_keys;
+mod exports;
+pub(crate) mod jobs;
 pub(crate) mod ledger;
 pub(crate) mod metrics;
 mod organisations;
 mod projects;
+mod report_source;

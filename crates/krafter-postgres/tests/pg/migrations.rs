@@ -5,7 +5,7 @@ use krafter_domain::health::{NotReady, Readiness};
 use krafter_postgres::{pending_migrations, revert_all_migrations, run_migrations, PgStore};
 use krafter_test_support::TestDatabase;
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 12] = [
     "organisations",
     "projects",
     "api_keys",
@@ -14,7 +14,14 @@ const TABLES: [&str; 8] = [
     "verifications",
     "regressions",
     "project_daily_totals",
+    "quota_usage",
+    "reports",
+    "export_jobs",
+    "idempotency_keys",
 ];
+
+/// How many migrations the crate embeds.
+const MIGRATIONS: usize = 2;
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -50,9 +57,9 @@ async fn migrations_go_up_down_and_up_again() {
 
     revert_all_migrations(db.url()).await.unwrap();
     assert_eq!(existing(&db).await, Vec::<&str>::new());
-    assert_eq!(pending_migrations(db.url()).await.unwrap(), 1);
+    assert_eq!(pending_migrations(db.url()).await.unwrap(), MIGRATIONS);
 
-    assert_eq!(run_migrations(db.url()).await.unwrap(), 1);
+    assert_eq!(run_migrations(db.url()).await.unwrap(), MIGRATIONS);
     assert_eq!(existing(&db).await, TABLES);
     assert_eq!(pending_migrations(db.url()).await.unwrap(), 0);
 }
@@ -63,7 +70,7 @@ async fn readiness_waits_for_the_migrations_and_then_remembers() {
     revert_all_migrations(db.url()).await.unwrap();
     let store = PgStore::connect(db.url(), 2).await.unwrap();
     match store.check().await {
-        Err(NotReady::PendingMigrations(1)) => {}
+        Err(NotReady::PendingMigrations(MIGRATIONS)) => {}
         other => panic!("unexpected {other:?}"),
     }
     run_migrations(db.url()).await.unwrap();
@@ -75,7 +82,7 @@ async fn readiness_waits_for_the_migrations_and_then_remembers() {
     let fresh = PgStore::connect(db.url(), 2).await.unwrap();
     assert!(matches!(
         fresh.check().await,
-        Err(NotReady::PendingMigrations(1))
+        Err(NotReady::PendingMigrations(MIGRATIONS))
     ));
     run_migrations(db.url()).await.unwrap();
 }

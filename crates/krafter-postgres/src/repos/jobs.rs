@@ -1,0 +1,440 @@
+//! The export job queue, in `export_jobs`, one row per report.
+//!
+//! - `claim` takes the oldest due job with `FOR UPDATE SKIP LOCKED`, so concurrent claimers
+//!   never wait for each other nor get the same job, and gives it a fresh lease token.
+//! - Every later write by the worker (`heartbeat`, `complete`, `retry`, `fail`) is guarded by
+//!   `report_id = $ AND lease_token = $ AND state = running`; when that matches no row, the lease
+//!   was lost and the transaction writes nothing.
+//! - Report status changes are guarded by the domain's `ReportStatus::sources_of`, so that no
+//!   write can move a report backwards.
+//! - `enqueue` notifies `krafter_export_jobs` (payload: the schema the store works in); `wait`
+//!   listens on a connection of its own, outside the pool.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
+use diesel::pg::data_types::PgInterval;
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::{Nullable, Text, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::{FutureExt, StreamExt};
+use krafter_domain::export::{Artefact, ClaimedJob, JobQueue, JobQueueError, Report, ReportStatus};
+use krafter_domain::storage::StorageError;
+use tokio::sync::{watch, Mutex};
+use uuid::Uuid;
+
+use crate::rows::{report_sources, ReportRow};
+use crate::schema::{export_jobs, quota_usage, reports};
+use crate::PgStore;
+
+/// The channel `enqueue` notifies and `wait` listens on.
+pub(crate) const JOBS_CHANNEL: &str = "krafter_export_jobs";
+
+/// A job's state, as stored (stable codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub(crate) enum JobState {
+    Queued = 0,
+    Running = 1,
+    Done = 2,
+}
+
+/// Wakes the workers listening on this schema's jobs, when the caller's transaction commits.
+pub(crate) async fn notify_workers(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!(
+        "SELECT pg_notify('{JOBS_CHANNEL}', coalesce(current_schema(), ''))"
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The server's `now()`: the start of the current transaction. Leases and due times are
+/// compared on the server's clock only.
+fn db_now() -> SqlLiteral<Timestamptz> {
+    sql::<Timestamptz>("now()")
+}
+
+fn interval(d: Duration) -> Result<PgInterval, StorageError> {
+    i64::try_from(d.as_micros())
+        .map(PgInterval::from_microseconds)
+        .map_err(|_| StorageError::new("lease too long"))
+}
+
+/// Why a queue transaction stopped.
+enum Tx {
+    Db(DieselError),
+    Storage(StorageError),
+    LeaseLost,
+}
+
+impl From<DieselError> for Tx {
+    fn from(e: DieselError) -> Self {
+        Tx::Db(e)
+    }
+}
+
+impl From<StorageError> for Tx {
+    fn from(e: StorageError) -> Self {
+        Tx::Storage(e)
+    }
+}
+
+impl From<Tx> for JobQueueError {
+    fn from(e: Tx) -> Self {
+        match e {
+            Tx::Db(e) => JobQueueError::Storage(StorageError::new(e)),
+            Tx::Storage(e) => JobQueueError::Storage(e),
+            Tx::LeaseLost => JobQueueError::LeaseLost,
+        }
+    }
+}
+
+/// Ends the job's lease, leaving the job in `state` (`Queued` to run again at `run_at`, or
+/// `Done`) with `last_error`; `LeaseLost` unless `job` still holds the lease.
+async fn release(
+    conn: &mut AsyncPgConnection,
+    job: &ClaimedJob,
+    state: JobState,
+    run_at: Option<DateTime<Utc>>,
+    last_error: Option<&str>,
+) -> Result<(), Tx> {
+    use export_jobs as j;
+    let released = diesel::update(j::table.find(job.report.id.as_uuid()))
+        .filter(j::lease_token.eq(job.lease_token))
+        .filter(j::state.eq(JobState::Running as i16))
+        .set((
+            j::state.eq(state as i16),
+            j::lease_token.eq(None::<Uuid>),
+            j::lease_expires_at.eq(None::<DateTime<Utc>>),
+            j::leased_by.eq(None::<String>),
+            j::last_error.eq(last_error),
+        ))
+        .execute(conn)
+        .await?;
+    if released == 0 {
+        return Err(Tx::LeaseLost);
+    }
+    if let Some(at) = run_at {
+        diesel::update(j::table.find(job.report.id.as_uuid()))
+            .set(j::run_at.eq(at))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Moves the report to `target` if the domain allows it from its current status; `false` when
+/// it does not (nothing is written then).
+async fn move_report(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    target: ReportStatus,
+    error: Option<&str>,
+    artefact: Option<&Artefact>,
+) -> Result<Option<ReportRow>, Tx> {
+    use reports as r;
+    let exported = target == ReportStatus::Exported;
+    let size = artefact
+        .map(|a| i64::try_from(a.size_bytes))
+        .transpose()
+        .map_err(StorageError::new)?;
+    let row = diesel::update(r::table.find(id))
+        .filter(r::status.eq_any(report_sources(target)))
+        .set((
+            r::status.eq(target.code()),
+            r::error.eq(error),
+            r::artefact_key.eq(artefact.map(|a| a.key.as_str())),
+            r::artefact_size.eq(size),
+            r::exported_at.eq(if exported {
+                sql::<Nullable<Timestamptz>>("now()")
+            } else {
+                sql::<Nullable<Timestamptz>>("exported_at")
+            }),
+            r::updated_at.eq(db_now()),
+        ))
+        .returning(ReportRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(row)
+}
+
+/// Claims the oldest due job, if any, in the caller's transaction.
+async fn claim_in(
+    conn: &mut AsyncPgConnection,
+    worker: &str,
+    lease: PgInterval,
+) -> Result<Option<ClaimedJob>, Tx> {
+    use export_jobs as j;
+    loop {
+        let due: Option<Uuid> = j::table
+            .filter(j::state.ne(JobState::Done as i16))
+            .filter(
+                j::state
+                    .eq(JobState::Queued as i16)
+                    .and(j::run_at.le(db_now()))
+                    .or(j::state
+                        .eq(JobState::Running as i16)
+                        .and(j::lease_expires_at.lt(db_now().nullable()))),
+            )
+            .order((j::run_at.asc(), j::report_id.asc()))
+            .select(j::report_id)
+            .limit(1)
+            .for_update()
+            .skip_locked()
+            .first(conn)
+            .await
+            .optional()?;
+        let Some(id) = due else {
+            return Ok(None);
+        };
+        let Some(report) = move_report(conn, id, ReportStatus::Exporting, None, None).await? else {
+            // The report is already final: its job has nothing left to do.
+            diesel::update(j::table.find(id))
+                .set((
+                    j::state.eq(JobState::Done as i16),
+                    j::lease_token.eq(None::<Uuid>),
+                    j::lease_expires_at.eq(None::<DateTime<Utc>>),
+                    j::leased_by.eq(None::<String>),
+                ))
+                .execute(conn)
+                .await?;
+            continue;
+        };
+        let token = Uuid::new_v4();
+        let attempts: i32 = diesel::update(j::table.find(id))
+            .set((
+                j::state.eq(JobState::Running as i16),
+                j::attempts.eq(j::attempts + 1),
+                j::lease_token.eq(token),
+                j::lease_expires_at.eq((db_now() + lease).nullable()),
+                j::leased_by.eq(worker),
+            ))
+            .returning(j::attempts)
+            .get_result(conn)
+            .await?;
+        return Ok(Some(ClaimedJob {
+            report: Report::try_from(report)?,
+            attempt: u32::try_from(attempts)
+                .map_err(|_| StorageError::new("unexpected stored value: attempts"))?,
+            lease_token: token,
+        }));
+    }
+}
+
+/// The connection `wait` listens on, and who is told when it hears something.
+pub(crate) struct Listener {
+    /// `None` until the first `wait`, and again after the connection broke.
+    listening: Mutex<Option<Listening>>,
+    /// Bumped whenever the listening waiter hears a notification, so that the waiters queued
+    /// behind it return too.
+    heard: watch::Sender<u64>,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Self {
+            listening: Mutex::new(None),
+            heard: watch::channel(0).0,
+        }
+    }
+}
+
+struct Listening {
+    conn: AsyncPgConnection,
+    /// Notifications from stores working in other schemas are ignored.
+    schema: String,
+}
+
+#[derive(QueryableByName)]
+struct Schema {
+    #[diesel(sql_type = Text)]
+    schema: String,
+}
+
+impl PgStore {
+    async fn start_listening(&self) -> Result<Listening, StorageError> {
+        let mut conn = AsyncPgConnection::establish(self.database_url())
+            .await
+            .map_err(StorageError::new)?;
+        diesel::sql_query(format!("LISTEN {JOBS_CHANNEL}"))
+            .execute(&mut conn)
+            .await
+            .map_err(StorageError::new)?;
+        let Schema { schema } =
+            diesel::sql_query("SELECT coalesce(current_schema(), '') AS schema")
+                .get_result(&mut conn)
+                .await
+                .map_err(StorageError::new)?;
+        Ok(Listening { conn, schema })
+    }
+
+    /// Holds the listening connection until it hears a notification for this schema. Returns
+    /// at once when it had to (re)connect first: a job may have become due while nobody
+    /// listened, so the caller must look again.
+    async fn listen(&self) -> Result<(), StorageError> {
+        let mut guard = self.listener.listening.lock().await;
+        let Some(listening) = guard.as_mut() else {
+            *guard = Some(self.start_listening().await?);
+            return Ok(());
+        };
+        let broken = {
+            let schema = listening.schema.as_str();
+            let mut stream = std::pin::pin!(listening.conn.notifications_stream());
+            let mut broken = loop {
+                match stream.next().await {
+                    Some(Ok(n)) if n.payload == schema => break false,
+                    Some(Ok(_)) => continue,
+                    Some(Err(_)) | None => break true,
+                }
+            };
+            // Whatever else was heard by now is older than the claim the caller makes next.
+            while !broken {
+                match stream.next().now_or_never() {
+                    Some(Some(Ok(_))) => continue,
+                    Some(Some(Err(_)) | None) => broken = true,
+                    None => break,
+                }
+            }
+            broken
+        };
+        if broken {
+            // Connect again on the next call, and let the caller look for work meanwhile.
+            *guard = None;
+        }
+        drop(guard);
+        self.listener.heard.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobQueue for PgStore {
+    async fn claim(
+        &self,
+        worker: &str,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>, JobQueueError> {
+        let lease = interval(lease)?;
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let claimed = conn
+            .transaction::<_, Tx, _>(async |conn| claim_in(conn, worker, lease).await)
+            .await?;
+        Ok(claimed)
+    }
+
+    async fn heartbeat(&self, job: &ClaimedJob, lease: Duration) -> Result<(), JobQueueError> {
+        use export_jobs as j;
+        let lease = interval(lease)?;
+        let mut conn = self.conn().await?;
+        let renewed = diesel::update(j::table.find(job.report.id.as_uuid()))
+            .filter(j::lease_token.eq(job.lease_token))
+            .filter(j::state.eq(JobState::Running as i16))
+            .set(j::lease_expires_at.eq((db_now() + lease).nullable()))
+            .execute(&mut conn)
+            .await
+            .map_err(StorageError::new)?;
+        if renewed == 0 {
+            return Err(JobQueueError::LeaseLost);
+        }
+        Ok(())
+    }
+
+    async fn complete(&self, job: &ClaimedJob, artefact: &Artefact) -> Result<(), JobQueueError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        conn.transaction::<_, Tx, _>(async |conn| {
+            release(conn, job, JobState::Done, None, None).await?;
+            let id = job.report.id.as_uuid();
+            move_report(conn, id, ReportStatus::Exported, None, Some(artefact))
+                .await?
+                .ok_or(Tx::LeaseLost)?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn retry(
+        &self,
+        job: &ClaimedJob,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), JobQueueError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        conn.transaction::<_, Tx, _>(async |conn| {
+            release(conn, job, JobState::Queued, Some(at), Some(reason)).await?;
+            let id = job.report.id.as_uuid();
+            move_report(conn, id, ReportStatus::Queued, None, None)
+                .await?
+                .ok_or(Tx::LeaseLost)?;
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn fail(&self, job: &ClaimedJob, reason: &str) -> Result<(), JobQueueError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        conn.transaction::<_, Tx, _>(async |conn| {
+            release(conn, job, JobState::Done, None, Some(reason)).await?;
+            let id = job.report.id.as_uuid();
+            move_report(conn, id, ReportStatus::Failed, Some(reason), None)
+                .await?
+                .ok_or(Tx::LeaseLost)?;
+            // Give the unit back, once: only the update that flips the flag refunds.
+            let refund: Option<(Uuid, chrono::NaiveDate)> = diesel::update(reports::table.find(id))
+                .filter(reports::quota_refunded.eq(false))
+                .set(reports::quota_refunded.eq(true))
+                .returning((reports::org_id, reports::quota_month))
+                .get_result(conn)
+                .await
+                .optional()?;
+            if let Some((org, month)) = refund {
+                diesel::update(quota_usage::table.find((org, month)))
+                    .filter(quota_usage::used.gt(0))
+                    .set(quota_usage::used.eq(quota_usage::used - 1))
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn wait(&self, timeout: Duration) -> Result<(), JobQueueError> {
+        // Subscribed before queueing for the listener, so that nothing heard meanwhile is missed.
+        let mut heard = self.listener.heard.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            tokio::select! {
+                _ = heard.changed() => Ok(()),
+                listened = self.listen() => listened,
+            }
+        })
+        .await;
+        match waited {
+            Err(_elapsed) => Ok(()),
+            Ok(result) => Ok(result?),
+        }
+    }
+
+    async fn outstanding(&self) -> Result<u64, JobQueueError> {
+        let mut conn = self.conn().await?;
+        let n: i64 = export_jobs::table
+            .filter(export_jobs::state.ne(JobState::Done as i16))
+            .count()
+            .get_result(&mut conn)
+            .await
+            .map_err(StorageError::new)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

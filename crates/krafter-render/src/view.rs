@@ -139,11 +139,10 @@ fn metrics(summary: &Summary, period_end: chrono::NaiveDate) -> Vec<Metric> {
             label: "Risk burn-down",
             value: last.open_risk_score.to_string(),
             detail: format!(
-                "open risk score {} on {}, {} on {} ({:+})",
+                "open risk score on {}; {} on {} ({:+})",
+                last.date,
                 first.open_risk_score,
                 first.date,
-                last.open_risk_score,
-                last.date,
                 last.open_risk_score - first.open_risk_score
             ),
         },

@@ -137,7 +137,7 @@ impl ReportSource for PgStore {
             return Err(storage(e));
         }
         Ok(Box::new(CursorBatches {
-            cursor: Cursor::Open(conn),
+            cursor: Cursor::Open(Box::new(conn)),
             fetch: format!("FETCH FORWARD {batch_size} FROM {CURSOR}"),
             batch_size,
         }))
@@ -146,7 +146,7 @@ impl ReportSource for PgStore {
 
 enum Cursor {
     /// The connection, in the transaction that holds the cursor.
-    Open(Object<AsyncPgConnection>),
+    Open(Box<Object<AsyncPgConnection>>),
     /// Every finding was given; the connection went back to the pool.
     Done,
     /// A fetch failed; the connection was closed.
@@ -201,7 +201,7 @@ impl FindingBatches for CursorBatches {
             }
             Err(e) => {
                 if let Cursor::Open(conn) = std::mem::replace(&mut self.cursor, Cursor::Failed) {
-                    discard(conn);
+                    discard(*conn);
                 }
                 Err(e)
             }
@@ -212,7 +212,7 @@ impl FindingBatches for CursorBatches {
 impl Drop for CursorBatches {
     fn drop(&mut self) {
         if let Cursor::Open(conn) = std::mem::replace(&mut self.cursor, Cursor::Done) {
-            discard(conn);
+            discard(*conn);
         }
     }
 }

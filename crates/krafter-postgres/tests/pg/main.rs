@@ -4,11 +4,14 @@
 
 mod api_keys;
 mod concurrency;
+mod exports;
+mod jobs;
 mod ledger;
 mod metrics;
 mod migrations;
 mod organisations;
 mod projects;
+mod report_source;
 mod seed;
 mod vectors;
 

@@ -1,6 +1,7 @@
 //! What the API sends back, converted from domain values at the edge.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use krafter_domain::export::Report;
 use krafter_domain::ledger::{Finding, Regression, Verification};
 use krafter_domain::metrics::Summary;
 use serde::Serialize;
@@ -132,4 +133,64 @@ impl From<&Summary> for SummaryDto {
 pub struct StatusDto {
     #[schema(example = "ok")]
     pub status: &'static str,
+}
+
+/// A report as the spec shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportDto {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub org_id: String,
+    /// The project's slug.
+    pub project_id: String,
+    #[schema(format = Date)]
+    pub period_start: String,
+    #[schema(format = Date)]
+    pub period_end: String,
+    #[schema(example = "pdf")]
+    pub format: &'static str,
+    /// `queued`, `exporting`, `exported`, `shared` or `failed`.
+    #[schema(example = "queued")]
+    pub status: &'static str,
+    /// The summary over the period, captured when the export was requested.
+    pub snapshot: SummaryDto,
+    #[schema(format = DateTime)]
+    pub exported_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub shared_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl ReportDto {
+    pub fn new(report: &Report, project_slug: &str) -> Self {
+        Self {
+            id: report.id.to_string(),
+            org_id: report.org_id.to_string(),
+            project_id: project_slug.to_owned(),
+            period_start: report.period_start.to_string(),
+            period_end: report.period_end.to_string(),
+            format: report.format.as_str(),
+            status: report.status.as_str(),
+            snapshot: SummaryDto::from(&report.snapshot),
+            exported_at: report.exported_at.map(rfc3339),
+            shared_at: report.shared_at.map(rfc3339),
+            created_at: rfc3339(report.created_at),
+            updated_at: rfc3339(report.updated_at),
+        }
+    }
+}
+
+/// A report with what a poller needs: why it failed, or where to download it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportDetailDto {
+    #[serde(flatten)]
+    pub report: ReportDto,
+    /// Why the export failed; null otherwise.
+    pub error: Option<String>,
+    /// Where the artefact can be downloaded, once exported; null otherwise.
+    pub download_url: Option<String>,
 }

@@ -86,12 +86,27 @@ impl<T: Serialize> Reply<T> {
         }
     }
 
+    pub fn accepted(data: T) -> Self {
+        Self {
+            status: StatusCode::ACCEPTED,
+            data,
+            next_cursor: None,
+        }
+    }
+
     pub fn page(data: T, next_cursor: Option<String>) -> Self {
         Self {
             status: StatusCode::OK,
             data,
             next_cursor: Some(next_cursor),
         }
+    }
+}
+
+impl<T: Serialize> Reply<T> {
+    /// The response, for handlers that add headers to it.
+    pub fn respond(self, req: &HttpRequest) -> HttpResponse {
+        self.respond_to(req)
     }
 }
 

@@ -5,6 +5,7 @@ use std::error::Error as StdError;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use krafter_domain::access::{AccessError, Scope};
+use krafter_domain::export::ExportError;
 use krafter_domain::ledger::{LedgerError, TransitionError};
 use krafter_domain::metrics::SummaryError;
 use krafter_domain::storage::StorageError;
@@ -28,6 +29,14 @@ pub enum ApiError {
     Transition(#[from] TransitionError),
     #[error("{0}")]
     Unavailable(String),
+    #[error("the organisation's export quota for this month is used up")]
+    QuotaExceeded,
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    #[error("the report is {0}; poll it until it is exported")]
+    ReportNotReady(&'static str),
+    #[error("the export failed: {0}")]
+    ReportFailed(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
 }
@@ -37,7 +46,8 @@ pub enum ApiError {
 pub struct ErrorBody {
     /// Stable, machine-readable: `invalid_params`, `invalid_json`, `unauthorized`, `forbidden`,
     /// `not_found`, `method_not_allowed`, `invalid_transition`, `payload_too_large`,
-    /// `unsupported_media_type`, `bad_request`, `service_unavailable`, `internal_error`.
+    /// `unsupported_media_type`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
+    /// `report_not_ready`, `report_failed`, `service_unavailable`, `internal_error`.
     pub code: &'static str,
     pub message: String,
     /// The fields at fault, for `invalid_params`.
@@ -61,6 +71,10 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Transition(_) => "invalid_transition",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::QuotaExceeded => "quota_exceeded",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::ReportNotReady(_) => "report_not_ready",
+            ApiError::ReportFailed(_) => "report_failed",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -96,13 +110,22 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Transition(_) => StatusCode::CONFLICT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ReportNotReady(_) => StatusCode::CONFLICT,
+            ApiError::ReportFailed(_) => StatusCode::GONE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The body is written by the envelope middleware, which knows the request id.
+    /// The body is written by the envelope middleware, which knows the request id; headers set
+    /// here are kept.
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).finish()
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::QuotaExceeded = self {
+            response.insert_header((crate::QUOTA_REMAINING_HEADER, "0"));
+        }
+        response.finish()
     }
 }
 
@@ -165,6 +188,19 @@ impl From<SummaryError> for ApiError {
         match error {
             SummaryError::Invalid(e) => e.into(),
             SummaryError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(error: ExportError) -> Self {
+        match error {
+            ExportError::QuotaExceeded => ApiError::QuotaExceeded,
+            ExportError::IdempotencyKeyReused => ApiError::IdempotencyKeyReused,
+            ExportError::NotFound => ApiError::NotFound("no such report in this project"),
+            ExportError::NotReady(status) => ApiError::ReportNotReady(status.as_str()),
+            ExportError::Failed(reason) => ApiError::ReportFailed(reason),
+            ExportError::Storage(e) => e.into(),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use krafter_domain::access::{ApiKeyRepository, Authorizer};
+use krafter_domain::export::{ArtefactStore, ExportRepository, Exports};
 use krafter_domain::health::Readiness;
 use krafter_domain::ledger::{Ledger, LedgerRepository};
 use krafter_domain::metrics::{MetricsRepository, Summaries};
@@ -20,7 +21,10 @@ use krafter_domain::project::ProjectRepository;
 use krafter_domain::Clock;
 
 pub use envelope::REQUEST_ID_HEADER;
-use routes::{findings, health, regressions, summary};
+
+/// Exports left this month, on every export response.
+pub const QUOTA_REMAINING_HEADER: &str = "x-quota-remaining";
+use routes::{findings, health, regressions, reports, summary};
 
 /// Largest request body accepted; the ledger's bodies are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -30,30 +34,31 @@ pub struct Services {
     pub authorizer: Authorizer,
     pub ledger: Ledger,
     pub summaries: Summaries,
+    pub exports: Exports,
     pub readiness: Arc<dyn Readiness>,
 }
 
 impl Services {
-    /// The services over one store that implements every port (PostgreSQL in production).
-    pub fn over<S>(store: S, clock: Arc<dyn Clock>) -> Self
+    /// The services over one store that implements every storage port (PostgreSQL in
+    /// production) and an artefact store.
+    pub fn over<S>(store: S, artefacts: Arc<dyn ArtefactStore>, clock: Arc<dyn Clock>) -> Self
     where
         S: ApiKeyRepository
             + ProjectRepository
             + LedgerRepository
             + MetricsRepository
+            + ExportRepository
             + Readiness
             + Clone
             + 'static,
     {
+        let shared = Arc::new(store);
         Self {
-            authorizer: Authorizer::new(
-                Arc::new(store.clone()),
-                Arc::new(store.clone()),
-                clock.clone(),
-            ),
-            ledger: Ledger::new(Arc::new(store.clone()), clock.clone()),
-            summaries: Summaries::new(Arc::new(store.clone()), clock),
-            readiness: Arc::new(store),
+            authorizer: Authorizer::new(shared.clone(), shared.clone(), clock.clone()),
+            ledger: Ledger::new(shared.clone(), clock.clone()),
+            summaries: Summaries::new(shared.clone(), clock.clone()),
+            exports: Exports::new(shared.clone(), shared.clone(), artefacts, clock),
+            readiness: shared,
         }
     }
 }
@@ -95,6 +100,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource(format!("{audit}/reports/summary"))
                 .get(summary::summary)
                 .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports/export"))
+                .post(reports::export)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports"))
+                .get(reports::list)
+                .default_service(web::to(method_not_allowed)),
+        )
+        // After `summary` and `export`, which would otherwise be taken for report ids.
+        .service(
+            web::resource(format!("{audit}/reports/{{report_id}}"))
+                .get(reports::get)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports/{{report_id}}/download"))
+                .get(reports::download)
+                .default_service(web::to(method_not_allowed)),
         );
 }
 
@@ -120,6 +146,8 @@ pub fn server(
             .default_service(web::to(not_found))
             .wrap(from_fn(envelope::envelope_middleware))
     })
+    // The binary handles SIGINT and SIGTERM itself and stops the server gracefully.
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

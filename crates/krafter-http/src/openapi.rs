@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{findings, health, regressions, summary};
+use crate::routes::{findings, health, regressions, reports, summary};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +16,8 @@ use crate::routes::{findings, health, regressions, summary};
     ),
     paths(
         findings::create, findings::list, findings::update, findings::verify, findings::open_regression,
-        regressions::close, summary::summary, health::healthz, health::readyz,
+        regressions::close, summary::summary, reports::export, reports::list, reports::get,
+        reports::download, health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),
     tags(

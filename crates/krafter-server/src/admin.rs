@@ -135,3 +135,14 @@ pub async fn revoke_key(
         )))
     }
 }
+
+/// Sets the organisation's monthly export limit.
+pub async fn set_quota(store: &PgStore, org: OrgId, limit: i64) -> Result<u32, CommandError> {
+    use krafter_domain::export::{ExportRepoError, ExportRepository, QuotaLimit};
+    let limit = QuotaLimit::parse(limit)?;
+    match store.set_quota_limit(org, limit).await {
+        Ok(()) => Ok(limit.get()),
+        Err(ExportRepoError::UnknownOrganisation) => Err(unknown_org(org)),
+        Err(error) => Err(CommandError::failed(error)),
+    }
+}

@@ -5,13 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use krafter_domain::access::Scopes;
+use krafter_domain::export::{ExportWorker, WorkerConfig};
 use krafter_domain::{Clock, SystemClock};
 use krafter_http::Services;
 use krafter_postgres::local_cluster::{Durability, LocalCluster};
 use krafter_postgres::PgStore;
+use krafter_render::{FsArtefactStore, Renderer};
+use tokio::sync::watch;
 
 use crate::admin::{self, CommandError};
-use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand};
+use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand, QuotaCommand};
 use crate::config::Config;
 use crate::demo;
 
@@ -78,7 +81,7 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
         }
     }
     let connections = match command {
-        Command::Serve { .. } => SERVE_CONNECTIONS,
+        Command::Serve { .. } | Command::Worker => SERVE_CONNECTIONS,
         _ => COMMAND_CONNECTIONS,
     };
     let store = PgStore::connect(&database.url, connections)
@@ -88,6 +91,13 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
     let now = clock.now();
     match command {
         Command::Serve { .. } => serve(config, store, clock, database.new_local).await?,
+        Command::Worker => work(config, store, clock).await?,
+        Command::Quota {
+            command: QuotaCommand::Set { org, limit },
+        } => {
+            let org = admin::org_id(&org)?;
+            println!("{}", admin::set_quota(&store, org, limit).await?);
+        }
         Command::Migrate => {}
         Command::Org {
             command: OrgCommand::Create { name },
@@ -140,7 +150,13 @@ async fn serve(
         true => Some(demo::seed(&store, clock.clone(), demo::DEFAULT_FINDINGS).await?),
         false => None,
     };
-    let server = krafter_http::server(listener, Services::over(store, clock))?;
+    let workers = config.worker_count().map_err(anyhow::Error::msg)?;
+    let artefacts = Arc::new(
+        FsArtefactStore::new(&config.artefacts_dir()).context("cannot open the artefact store")?,
+    );
+    let (stop_workers, workers) =
+        spawn_workers(config, &store, artefacts.clone(), clock.clone(), workers);
+    let server = krafter_http::server(listener, Services::over(store, artefacts, clock))?;
     let handle = server.handle();
     let mut running = tokio::spawn(server);
     tracing::info!(%address, "Krafter Reports is listening");
@@ -157,13 +173,70 @@ async fn serve(
     tokio::select! {
         finished = &mut running => return Ok(finished??),
         signal = shutdown_signal() => {
-            tracing::info!(signal = signal?, "stopping: finishing the requests in flight");
+            tracing::info!(signal = signal?, "stopping: finishing the requests and exports in flight");
             handle.stop(true).await;
         }
     }
     running.await??;
+    let _ = stop_workers.send(true);
+    futures::future::join_all(workers).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs export workers only, until SIGINT or SIGTERM.
+async fn work(config: &Config, store: PgStore, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let count = config.worker_count().map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(
+        count > 0,
+        "KRAFTER_WORKERS is 0: `krafter worker` has nothing to run"
+    );
+    let artefacts = Arc::new(
+        FsArtefactStore::new(&config.artefacts_dir()).context("cannot open the artefact store")?,
+    );
+    let (stop, workers) = spawn_workers(config, &store, artefacts, clock, count);
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, "stopping: finishing the exports in flight");
+    let _ = stop.send(true);
+    futures::future::join_all(workers).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts `count` export workers; sending `true` on the returned channel stops them after the
+/// job in hand.
+fn spawn_workers(
+    config: &Config,
+    store: &PgStore,
+    artefacts: Arc<FsArtefactStore>,
+    clock: Arc<dyn Clock>,
+    count: usize,
+) -> (watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
+    let (stop, stopped) = watch::channel(false);
+    let worker = Arc::new(ExportWorker::new(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        artefacts,
+        Arc::new(Renderer::new()),
+        clock,
+        WorkerConfig::new(config.scratch_dir()),
+    ));
+    let handles = (0..count)
+        .map(|n| {
+            let worker = worker.clone();
+            let mut stopped = stopped.clone();
+            let name = format!("krafter-{}-{n}", std::process::id());
+            tokio::spawn(async move {
+                worker
+                    .run(&name, async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            })
+        })
+        .collect();
+    tracing::info!(workers = count, "export workers started");
+    (stop, handles)
 }
 
 /// The name of the first of SIGINT and SIGTERM to arrive.

@@ -1,4 +1,4 @@
-//! The command line: `krafter [serve|migrate|org|project|key|demo]`.
+//! The command line: `krafter [serve|worker|migrate|org|project|key|quota|demo]`.
 
 use clap::{Parser, Subcommand};
 
@@ -6,7 +6,8 @@ use clap::{Parser, Subcommand};
 ///
 /// Configuration comes from the environment: DATABASE_URL (without it, a PostgreSQL cluster of
 /// our own under KRAFTER_DATA_DIR/postgres), KRAFTER_BIND (default 127.0.0.1:8080),
-/// KRAFTER_DATA_DIR (default ./.krafter), RUST_LOG (default info; logs go to stderr).
+/// KRAFTER_DATA_DIR (default ./.krafter; the cluster, artefacts), KRAFTER_WORKERS (export
+/// workers in `serve` and `worker`, default 2), RUST_LOG (default info; logs go to stderr).
 #[derive(Debug, Parser)]
 #[command(name = "krafter", version)]
 pub struct Cli {
@@ -46,11 +47,31 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Run export workers only (KRAFTER_WORKERS of them, default 2), without the HTTP API.
+    Worker,
+    /// Manage organisations' export quotas.
+    Quota {
+        #[command(subcommand)]
+        command: QuotaCommand,
+    },
     /// Seed a demo organisation with a project, a key and 90 days of history; print the key and a curl.
     Demo {
         /// How many findings to create.
         #[arg(long, default_value_t = 500)]
         findings: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum QuotaCommand {
+    /// Set the organisation's monthly export limit and print it.
+    Set {
+        /// The organisation id.
+        #[arg(long)]
+        org: String,
+        /// Exports per UTC calendar month (0 to 1000000).
+        #[arg(long)]
+        limit: i64,
     },
 }
 
@@ -144,5 +165,15 @@ mod tests {
             }
         );
         assert!(Cli::try_parse_from(["krafter", "key", "create", "--org", "o"]).is_err());
+        assert_eq!(parse(&["worker"]), Command::Worker);
+        assert_eq!(
+            parse(&["quota", "set", "--org", "o", "--limit", "10"]),
+            Command::Quota {
+                command: QuotaCommand::Set {
+                    org: "o".into(),
+                    limit: 10
+                }
+            }
+        );
     }
 }

@@ -12,6 +12,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `RUST_LOG`
     pub log_filter: String,
+    /// `KRAFTER_WORKERS`, as given: export workers in `serve` (and `worker`).
+    pub workers: Option<String>,
 }
 
 impl Config {
@@ -28,7 +30,37 @@ impl Config {
             data_dir: var("KRAFTER_DATA_DIR")
                 .map_or_else(|| PathBuf::from(".krafter"), PathBuf::from),
             log_filter: var("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
+            workers: var("KRAFTER_WORKERS"),
         }
+    }
+}
+
+/// Export workers a node runs when `KRAFTER_WORKERS` is not set.
+pub const DEFAULT_WORKERS: usize = 2;
+
+impl Config {
+    /// `KRAFTER_WORKERS` as a count: 0 to 64, 2 when unset.
+    pub fn worker_count(&self) -> Result<usize, String> {
+        match self.workers.as_deref().map(str::trim) {
+            None => Ok(DEFAULT_WORKERS),
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= 64)
+                .ok_or_else(|| {
+                    format!("KRAFTER_WORKERS must be a number from 0 to 64, not {raw:?}")
+                }),
+        }
+    }
+
+    /// Where artefacts are stored.
+    pub fn artefacts_dir(&self) -> PathBuf {
+        self.data_dir.join("artefacts")
+    }
+
+    /// Where artefacts are rendered before they are stored.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.data_dir.join("scratch")
     }
 }
 
@@ -46,6 +78,7 @@ mod tests {
                 bind: "127.0.0.1:8080".into(),
                 data_dir: ".krafter".into(),
                 log_filter: "info".into(),
+                workers: None,
             }
         );
     }
@@ -57,5 +90,6 @@ mod tests {
         assert_eq!(config.bind, "KRAFTER_BIND-value");
         assert_eq!(config.data_dir, PathBuf::from("KRAFTER_DATA_DIR-value"));
         assert_eq!(config.log_filter, "RUST_LOG-value");
+        assert_eq!(config.workers.as_deref(), Some("KRAFTER_WORKERS-value"));
     }
 }

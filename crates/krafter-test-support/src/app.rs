@@ -1,25 +1,130 @@
-//! The whole application on a port of its own, over a migrated schema of its own.
+//! The whole application on a port of its own, over a migrated schema of its own, with export
+//! workers when asked for. Dropping it checks that no export job was left unprocessed.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use chrono::Utc;
+use diesel::sql_types::{Integer, Uuid as SqlUuid};
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::access::{ApiKeyRepository, NewApiKey, Scope, Scopes};
+use krafter_domain::export::{
+    ExportWorker, JobQueue, ReportRenderer, RetryPolicy, WorkOutcome, WorkerConfig,
+};
 use krafter_domain::ids::OrgId;
 use krafter_domain::organisation::{Organisation, OrganisationRepository};
 use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
 use krafter_domain::{Clock, SystemClock};
 use krafter_http::Services;
 use krafter_postgres::PgStore;
+use krafter_render::{FsArtefactStore, Renderer};
 
 use crate::TestDatabase;
+
+/// How to build a [`TestApp`].
+pub struct TestAppBuilder {
+    clock: Arc<dyn Clock>,
+    workers: usize,
+    renderer: Arc<dyn ReportRenderer>,
+    retry: RetryPolicy,
+    lease: Duration,
+}
+
+impl TestAppBuilder {
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Export workers running in the background; none by default (use `run_pending_jobs`).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    pub fn renderer(mut self, renderer: Arc<dyn ReportRenderer>) -> Self {
+        self.renderer = renderer;
+        self
+    }
+
+    /// Retries after milliseconds instead of seconds.
+    pub fn fast_retries(mut self) -> Self {
+        self.retry = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(5),
+            cap: Duration::from_millis(20),
+        };
+        self
+    }
+
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let app = self.spawn_paused().await;
+        app.start_workers();
+        app
+    }
+
+    /// Like `spawn`, but the workers start only with `start_workers`.
+    pub async fn spawn_paused(self) -> TestApp {
+        let db = TestDatabase::new().await;
+        let store = PgStore::connect(db.url(), 8)
+            .await
+            .expect("connect to the test schema");
+        let files = tempfile::tempdir().expect("a temporary directory");
+        let artefacts = Arc::new(
+            FsArtefactStore::new(&files.path().join("artefacts")).expect("an artefact store"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+        let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let services = Services::over(store.clone(), artefacts.clone(), self.clock.clone());
+        let server = krafter_http::server(listener, services).expect("the server starts");
+        let handle = server.handle();
+        tokio::spawn(server);
+        let mut config = WorkerConfig::new(files.path().join("scratch"));
+        config.lease = self.lease;
+        config.heartbeat_every = self.lease / 3;
+        config.poll_every = Duration::from_millis(200);
+        config.retry = self.retry;
+        let worker = Arc::new(ExportWorker::new(
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            artefacts,
+            self.renderer,
+            self.clock,
+            config,
+        ));
+        TestApp {
+            base_url,
+            client: reqwest::Client::new(),
+            store,
+            server: handle,
+            worker,
+            workers: self.workers,
+            expected_unprocessed: AtomicU64::new(0),
+            files,
+            db,
+        }
+    }
+}
 
 pub struct TestApp {
     pub base_url: String,
     pub client: reqwest::Client,
     pub store: PgStore,
     server: ServerHandle,
+    worker: Arc<ExportWorker>,
+    workers: usize,
+    expected_unprocessed: AtomicU64,
+    files: tempfile::TempDir,
     // Dropped last: the schema goes once nothing uses it.
     pub db: TestDatabase,
 }
@@ -35,28 +140,96 @@ pub struct Tenant {
 }
 
 impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            clock: Arc::new(SystemClock),
+            workers: 0,
+            renderer: Arc::new(Renderer::new()),
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(30),
+        }
+    }
+
     pub async fn spawn() -> Self {
-        Self::with_clock(Arc::new(SystemClock)).await
+        Self::builder().spawn().await
     }
 
     pub async fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        let db = TestDatabase::new().await;
-        let store = PgStore::connect(db.url(), 4)
-            .await
-            .expect("connect to the test schema");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-        let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let server = krafter_http::server(listener, Services::over(store.clone(), clock))
-            .expect("the server starts");
-        let handle = server.handle();
-        tokio::spawn(server);
-        Self {
-            base_url,
-            client: reqwest::Client::new(),
-            store,
-            server: handle,
-            db,
+        Self::builder().clock(clock).spawn().await
+    }
+
+    /// Starts the configured number of background workers on the current runtime.
+    pub fn start_workers(&self) {
+        for n in 0..self.workers {
+            let worker = self.worker.clone();
+            tokio::spawn(async move {
+                worker
+                    .run(&format!("test-worker-{n}"), std::future::pending())
+                    .await
+            });
         }
+    }
+
+    /// Runs export jobs in this task until none is due; answers what each turn did.
+    pub async fn run_pending_jobs(&self) -> Vec<WorkOutcome> {
+        let mut outcomes = Vec::new();
+        loop {
+            match self
+                .worker
+                .run_once("test-inline")
+                .await
+                .expect("the job queue answers")
+            {
+                WorkOutcome::Idle => return outcomes,
+                outcome => outcomes.push(outcome),
+            }
+        }
+    }
+
+    /// Tells the drop check that `n` jobs are meant to be left queued.
+    pub fn expect_unprocessed_jobs(&self, n: u64) {
+        AtomicU64::store(&self.expected_unprocessed, n, Ordering::SeqCst);
+    }
+
+    /// How many attempts the report's export job has had.
+    pub async fn job_attempts(&self, report_id: &str) -> i32 {
+        #[derive(QueryableByName)]
+        struct Attempts {
+            #[diesel(sql_type = Integer)]
+            attempts: i32,
+        }
+        let mut conn = AsyncPgConnection::establish(self.db.url())
+            .await
+            .expect("connect");
+        let id = uuid::Uuid::parse_str(report_id).expect("a report id");
+        let row: Attempts =
+            diesel::sql_query("SELECT attempts FROM export_jobs WHERE report_id = $1")
+                .bind::<SqlUuid, _>(id)
+                .get_result(&mut conn)
+                .await
+                .expect("the job exists");
+        row.attempts
+    }
+
+    /// How many artefact files are stored.
+    pub fn artefact_files(&self) -> usize {
+        fn count(dir: PathBuf) -> usize {
+            std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| {
+                            if e.path().is_dir() {
+                                count(e.path())
+                            } else {
+                                1
+                            }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        count(self.files.path().join("artefacts"))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -116,5 +289,30 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop accepting and let in-flight requests finish; the runtime ends with the test.
         drop(self.server.stop(true));
+        if std::thread::panicking() {
+            return;
+        }
+        // Like crates.io's test app: a test that queued exports must also have run them.
+        let url = self.db.url().to_owned();
+        let outstanding = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let store = PgStore::connect(&url, 1).await.map_err(|e| e.to_string())?;
+                store.outstanding().await.map_err(|e| e.to_string())
+            })
+        })
+        .join()
+        .expect("the check ran");
+        let expected = AtomicU64::load(&self.expected_unprocessed, Ordering::SeqCst);
+        match outstanding {
+            Ok(n) if n == expected => {}
+            Ok(n) => panic!(
+                "{n} export job(s) left unprocessed (expected {expected}): call run_pending_jobs"
+            ),
+            Err(e) => panic!("could not count outstanding export jobs: {e}"),
+        }
     }
 }

@@ -124,9 +124,7 @@ async fn another_organisations_projects_are_indistinguishable_from_missing_ones(
             "/api/v1/orgs/{}/projects/web/audit/reports/summary",
             uuid::Uuid::new_v4()
         )),
-        app.url(&format!(
-            "/api/v1/orgs/not-a-uuid/projects/web/audit/reports/summary"
-        )),
+        app.url("/api/v1/orgs/not-a-uuid/projects/web/audit/reports/summary"),
         app.url(&format!(
             "/api/v1/orgs/{}/projects/Not_A_Slug/audit/reports/summary",
             mine.org

@@ -130,6 +130,13 @@ async fn the_openapi_document_describes_every_route() {
             vec!["patch"],
         ),
         (format!("{audit}/reports/summary"), vec!["get"]),
+        (format!("{audit}/reports/export"), vec!["post"]),
+        (format!("{audit}/reports"), vec!["get"]),
+        (format!("{audit}/reports/{{report_id}}"), vec!["get"]),
+        (
+            format!("{audit}/reports/{{report_id}}/download"),
+            vec!["get"],
+        ),
         ("/healthz".to_owned(), vec!["get"]),
         ("/readyz".to_owned(), vec!["get"]),
     ];

@@ -2,6 +2,7 @@
 
 mod auth;
 mod envelope;
+mod exports;
 mod findings;
 mod helpers;
 mod summary;

@@ -57,7 +57,10 @@ fn batch(offset: usize, n: usize) -> Vec<ReportFinding> {
     (offset..offset + n)
         .map(|i| ReportFinding {
             id: FindingId::generate(),
-            title: format!("SQL injection in /api/v{}/orders?id= parameter, \"quoted\", case {i}", i % 5),
+            title: format!(
+                "SQL injection in /api/v{}/orders?id= parameter, \"quoted\", case {i}",
+                i % 5
+            ),
             severity: Severity::ALL[i % Severity::ALL.len()],
             status: FindingStatus::Triaged,
             priority_score: 1000 - (i % 1000) as i32,

@@ -35,10 +35,7 @@ pub(crate) struct JsonSession {
 }
 
 impl JsonSession {
-    pub fn start(
-        header: &ReportHeader,
-        out: Box<dyn Write + Send>,
-    ) -> Result<Self, RenderError> {
+    pub fn start(header: &ReportHeader, out: Box<dyn Write + Send>) -> Result<Self, RenderError> {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
         let report = &header.report;
         out.write_all(b"{\"report\":")?;

@@ -45,7 +45,10 @@ impl RenderSession for PdfSession {
     }
 
     fn finish(self: Box<Self>) -> Result<(), RenderError> {
-        let view = ReportView::new(&self.header, &self.listed);
+        let mut view = ReportView::new(&self.header, &self.listed);
+        for row in &mut view.findings {
+            row.title = breakable(&row.title);
+        }
         let pdf = render_pdf(&view, &self.header)?;
         let mut out = BufWriter::with_capacity(64 * 1024, self.out);
         out.write_all(&pdf)?;
@@ -69,6 +72,28 @@ pub(crate) fn render_pdf(view: &ReportView, header: &ReportHeader) -> Result<Vec
         ..Default::default()
     };
     typst_pdf::pdf(&document, &options).map_err(|errors| diagnostics("write the PDF", &errors))
+}
+
+/// Typst breaks lines only where Unicode allows it, so a long run without a break opportunity
+/// (`xxxx…`, a hash, a path) would overflow its table column. This lets it break, with a zero
+/// width space, after every `BREAK_RUN` characters of such a run.
+fn breakable(text: &str) -> String {
+    const BREAK_RUN: usize = 24;
+    let mut out = String::with_capacity(text.len() + text.len() / BREAK_RUN * 3);
+    let mut run = 0;
+    for c in text.chars() {
+        if run == BREAK_RUN && !c.is_whitespace() {
+            out.push('\u{200B}');
+            run = 0;
+        }
+        out.push(c);
+        run = if c.is_whitespace() || matches!(c, '-' | '/' | '\u{200B}') {
+            0
+        } else {
+            run + 1
+        };
+    }
+    out
 }
 
 fn diagnostics(what: &str, errors: &[SourceDiagnostic]) -> RenderError {
@@ -167,5 +192,26 @@ impl World for ReportWorld {
     fn today(&self, offset: Option<i64>) -> Option<Datetime> {
         let at = self.today + chrono::Duration::hours(offset.unwrap_or(0));
         Datetime::from_ymd(at.year(), at.month() as u8, at.day() as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::breakable;
+
+    #[test]
+    fn long_runs_get_break_opportunities() {
+        assert_eq!(
+            breakable("short words stay as they are"),
+            "short words stay as they are"
+        );
+        let long = "x".repeat(60);
+        let broken = breakable(&long);
+        assert_eq!(broken.replace('\u{200B}', ""), long);
+        assert_eq!(broken.matches('\u{200B}').count(), 2);
+        assert_eq!(
+            breakable(&format!("a/{}", "b".repeat(24))),
+            format!("a/{}", "b".repeat(24))
+        );
     }
 }

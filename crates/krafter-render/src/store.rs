@@ -147,6 +147,9 @@ impl ArtefactStore for FsArtefactStore {
     {
         let location = location(key)?;
         let found = self.store.get(&location).await.map_err(store_error)?;
-        Ok(found.into_stream().map(|chunk| chunk.map_err(store_error)).boxed())
+        Ok(found
+            .into_stream()
+            .map(|chunk| chunk.map_err(store_error))
+            .boxed())
     }
 }

@@ -24,8 +24,7 @@ pub(crate) struct Listed {
 impl Listed {
     pub fn push(&mut self, findings: &[ReportFinding]) {
         let room = LISTED_FINDINGS.saturating_sub(self.findings.len());
-        self.findings
-            .extend(findings.iter().take(room).cloned());
+        self.findings.extend(findings.iter().take(room).cloned());
         self.total += findings.len() as u64;
     }
 
@@ -222,14 +221,17 @@ impl Chart {
         let axis_lo = lo.div_euclid(step) * step;
         let axis_hi = (hi + step - 1).div_euclid(step) * step;
         let y_of = |v: i64| {
-            plot_bottom - (v - axis_lo) as f64 / (axis_hi - axis_lo) as f64 * (plot_bottom - plot_top)
+            plot_bottom
+                - (v - axis_lo) as f64 / (axis_hi - axis_lo) as f64 * (plot_bottom - plot_top)
         };
         let n = series.len();
+        // Points stay clear of the y axis.
+        let (first_x, last_x) = (plot_left + 8.0, plot_right - 4.0);
         let x_of = |i: usize| {
             if n <= 1 {
-                (plot_left + plot_right) / 2.0
+                (first_x + last_x) / 2.0
             } else {
-                plot_left + i as f64 / (n - 1) as f64 * (plot_right - plot_left)
+                first_x + i as f64 / (n - 1) as f64 * (last_x - first_x)
             }
         };
         let points: Vec<[f64; 2]> = series

@@ -3,8 +3,7 @@ use std::process::Command;
 use krafter_domain::export::ExportFormat;
 
 use crate::{
-    artefact_dir, findings, header, render, ORGANISATION, PROJECT_NAME, PROJECT_SLUG,
-    TRICKY_TITLES,
+    artefact_dir, findings, header, render, ORGANISATION, PROJECT_NAME, PROJECT_SLUG, TRICKY_TITLES,
 };
 
 /// Undoes HTML escaping (named and numeric character references), to compare with the input.
@@ -49,7 +48,10 @@ fn everything_is_escaped_and_self_contained() {
     let html = page(12, 7);
     assert!(html.starts_with("<!DOCTYPE html>"));
     // No script, no element from user text.
-    assert!(!html.to_lowercase().contains("<script"), "raw <script> in the page");
+    assert!(
+        !html.to_lowercase().contains("<script"),
+        "raw <script> in the page"
+    );
     assert!(!html.contains("<Labs>"));
     let text = unescape(&html);
     assert!(text.contains(r#"<script>alert("x")</script> in the login form"#));
@@ -62,7 +64,15 @@ fn everything_is_escaped_and_self_contained() {
         assert!(text.contains(title), "{title:?} is not on the page");
     }
     // The four metrics.
-    for needle in [">978<", "(-222)", "66.7%", "exact 0.6666666666666666", "12.5%", "exact 0.125", ">4321<"] {
+    for needle in [
+        ">978<",
+        "(-222)",
+        "66.7%",
+        "exact 0.6666666666666666",
+        "12.5%",
+        "exact 0.125",
+        ">4321<",
+    ] {
         assert!(html.contains(needle), "missing {needle}");
     }
     // The chart: inline SVG, one point per day.

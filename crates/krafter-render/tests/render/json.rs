@@ -8,7 +8,9 @@ use crate::{findings, header, render, PROJECT_SLUG};
 fn instant(v: &Value) -> DateTime<Utc> {
     let raw = v.as_str().expect("a string");
     assert!(raw.ends_with('Z'), "{raw} is not UTC with a Z");
-    DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(raw)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 #[test]
@@ -18,7 +20,12 @@ fn reads_back_exactly_as_given() {
     let bytes = render(&header, &input, 37);
     let doc: Value = serde_json::from_slice(&bytes).expect("valid JSON");
 
-    let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys.len(), 3, "{keys:?}");
     let report = &doc["report"];
     assert_eq!(report.as_object().unwrap().len(), 6, "{report}");
@@ -32,7 +39,10 @@ fn reads_back_exactly_as_given() {
 
     let summary: Summary = serde_json::from_value(doc["summary"].clone()).unwrap();
     assert_eq!(summary, header.report.snapshot);
-    assert_eq!(doc["summary"], serde_json::to_value(&header.report.snapshot).unwrap());
+    assert_eq!(
+        doc["summary"],
+        serde_json::to_value(&header.report.snapshot).unwrap()
+    );
 
     let out = doc["findings"].as_array().expect("an array");
     assert_eq!(out.len(), input.len());
@@ -53,5 +63,8 @@ fn no_findings_is_an_empty_array() {
     let header = header(ExportFormat::Json, 1);
     let doc: Value = serde_json::from_slice(&render(&header, &[], 10)).unwrap();
     assert_eq!(doc["findings"], Value::Array(vec![]));
-    assert_eq!(doc["summary"]["risk_burn_down"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        doc["summary"]["risk_burn_down"].as_array().unwrap().len(),
+        1
+    );
 }

@@ -150,7 +150,9 @@ pub fn render(header: &ReportHeader, findings: &[ReportFinding], batch: usize) -
 
 /// A directory for the test's files, kept under the target directory for looking at later.
 pub fn artefact_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("krafter-render").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("krafter-render")
+        .join(name);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }

@@ -29,7 +29,16 @@ fn page_text(pdf: &Path, page: usize) -> String {
     let page = page.to_string();
     poppler(
         "pdftotext",
-        &["-enc", "UTF-8", "-f", &page, "-l", &page, pdf.to_str().unwrap(), "-"],
+        &[
+            "-enc",
+            "UTF-8",
+            "-f",
+            &page,
+            "-l",
+            &page,
+            pdf.to_str().unwrap(),
+            "-",
+        ],
     )
 }
 
@@ -43,9 +52,12 @@ fn pages(pdf: &Path) -> usize {
         .unwrap()
 }
 
-/// Text with all white space removed: table cells wrap and pdftotext lays lines out its own way.
+/// Text with all white space removed: table cells wrap and pdftotext lays lines out its own way
+/// (zero width spaces too: the PDF lets long runs of text break with them).
 fn squeeze(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{200B}')
+        .collect()
 }
 
 fn assert_shows(haystack: &str, needle: &str) {
@@ -56,7 +68,11 @@ fn assert_shows(haystack: &str, needle: &str) {
 }
 
 fn write(name: &str, pdf: &[u8]) -> std::path::PathBuf {
-    assert!(pdf.starts_with(b"%PDF-"), "not a PDF: {:?}", &pdf[..pdf.len().min(16)]);
+    assert!(
+        pdf.starts_with(b"%PDF-"),
+        "not a PDF: {:?}",
+        &pdf[..pdf.len().min(16)]
+    );
     let path = artefact_dir("pdf").join(name);
     std::fs::write(&path, pdf).unwrap();
     path
@@ -114,7 +130,10 @@ fn a_thousand_findings_fill_the_table_and_the_rest_are_counted() {
     let last = page_text(&path, count);
     assert_shows(&last, &input[999].title);
     assert_shows(&last, "and 500 more");
-    assert!(!text.contains(&input[1000].title), "the 1,001st is not listed");
+    assert!(
+        !text.contains(&input[1000].title),
+        "the 1,001st is not listed"
+    );
 
     // The same thousand alone: the same pages, and no "more".
     let path = write("thousand.pdf", &render(&header, &input[..1000], 1000));
@@ -125,7 +144,9 @@ fn a_thousand_findings_fill_the_table_and_the_rest_are_counted() {
     // The table's header repeats on every page.
     for page in 2..=count {
         let text = page_text(&path, page);
-        for column in ["Title", "Severity", "Status", "Priority", "Created", "Updated"] {
+        for column in [
+            "Title", "Severity", "Status", "Priority", "Created", "Updated",
+        ] {
             assert!(text.contains(column), "no {column} header on page {page}");
         }
     }
@@ -142,4 +163,16 @@ fn a_year_long_period_and_no_findings_still_render() {
     let text = text(&path);
     assert_shows(&text, "No open findings at the end of the period.");
     assert_shows(&text, "2026-03-01 to 2027-03-01");
+}
+
+#[test]
+fn a_long_unbroken_title_stays_in_its_column() {
+    let header = header(ExportFormat::Pdf, 2);
+    let mut input = findings(2);
+    input[0].title = "x".repeat(500);
+    input[1].title = format!("https://scanner.example/findings/{}", "a1b2c3d4".repeat(40));
+    let path = write("long-title.pdf", &render(&header, &input, 10));
+    let text = text(&path);
+    assert_shows(&text, &input[0].title);
+    assert_shows(&text, &input[1].title);
 }

@@ -56,7 +56,10 @@ async fn stores_replaces_and_streams_artefacts() {
         store.put_file(key, &big).await.unwrap(),
         big_bytes.len() as u64
     );
-    assert!(read_back(&store, key).await == big_bytes, "replaced, same bytes");
+    assert!(
+        read_back(&store, key).await == big_bytes,
+        "replaced, same bytes"
+    );
 
     // Replaced again, by something smaller.
     let empty = tmp.path().join("empty.json");
@@ -89,12 +92,17 @@ async fn bad_keys_and_missing_files_are_errors() {
     std::fs::write(&file, b"x").unwrap();
     for key in ["../escape", "a/../b", ""] {
         assert!(
-            matches!(store.put_file(key, &file).await, Err(ArtefactStoreError::Io(_))),
+            matches!(
+                store.put_file(key, &file).await,
+                Err(ArtefactStoreError::Io(_))
+            ),
             "{key:?}"
         );
     }
     assert!(matches!(
-        store.put_file("org/r.pdf", &tmp.path().join("missing")).await,
+        store
+            .put_file("org/r.pdf", &tmp.path().join("missing"))
+            .await,
         Err(ArtefactStoreError::Io(_))
     ));
 }

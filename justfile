@@ -14,9 +14,12 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     bash .ci/domain-purity
 
-# The summary benchmark: p50/p99 through HTTP at 10,000 and 1,000,000 findings
+# Benchmarks (see docs/benchmarks.md): the summary through HTTP at 10,000 and 1,000,000 findings,
+# exports through `krafter serve`, and the PDF renderer
 bench:
     cargo bench -p krafter-server --bench summary
+    cargo bench -p krafter-server --bench export
+    cargo bench -p krafter-render --bench pdf
 
 # Everything CI runs, including the smoke test with the local cluster
 ci:

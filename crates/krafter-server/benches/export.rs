@@ -1,0 +1,306 @@
+//! `just bench`: exports through the real `krafter serve` binary (a child process, so that its
+//! peak resident memory can be read from /proc), over PostgreSQL.
+//!
+//! - a CSV export of about 1,000,000 open findings, from the POST to `exported`;
+//! - 1,000 small JSON exports queued at once, until all are `exported`, with the default two
+//!   workers;
+//! - a PDF of 1,000 open findings, from the POST to `exported`.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use krafter_domain::access::{ApiKeyRepository, NewApiKey, Scope, Scopes};
+use krafter_domain::export::{ExportRepository, QuotaLimit};
+use krafter_domain::ids::OrgId;
+use krafter_domain::organisation::{Organisation, OrganisationRepository};
+use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
+use krafter_postgres::seed::{synthetic_history, SyntheticSpec};
+use krafter_postgres::PgStore;
+use krafter_test_support::TestDatabase;
+use serde_json::{json, Value};
+
+/// About 55% of synthetic findings end open: this many give about a million open ones.
+const CSV_FINDINGS: u64 = 1_820_000;
+const SMALL_EXPORTS: usize = 1_000;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(database_url: &str, data_dir: &std::path::Path) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_krafter"))
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("KRAFTER_BIND", format!("127.0.0.1:{port}"))
+            .env("KRAFTER_DATA_DIR", data_dir)
+            .env("RUST_LOG", "warn")
+            .env_remove("KRAFTER_WORKERS")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start krafter serve");
+        Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Peak resident memory of the server process so far, in MiB.
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM");
+        kib / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn tenant(store: &PgStore, slug: &str) -> (OrgId, Project, String) {
+    let org = Organisation {
+        id: OrgId::generate(),
+        name: format!("Bench {slug}"),
+        created_at: Utc::now(),
+    };
+    OrganisationRepository::create(store, &org).await.unwrap();
+    let project =
+        Project::new(org.id, ProjectSlug::parse(slug).unwrap(), None, Utc::now()).unwrap();
+    ProjectRepository::create(store, &project).await.unwrap();
+    let key = NewApiKey::generate(
+        org.id,
+        "bench",
+        Scopes::of(&[Scope::AuditRead, Scope::AuditWrite]),
+        Utc::now(),
+    );
+    ApiKeyRepository::insert(store, &key.key).await.unwrap();
+    (org.id, project, key.secret.expose().to_owned())
+}
+
+async fn seed(store: &PgStore, project: &Project, findings: u64) {
+    let bar = ProgressBar::new(findings);
+    bar.set_style(
+        ProgressStyle::with_template("seeding {pos}/{len} findings [{bar:40}] {elapsed_precise}")
+            .unwrap(),
+    );
+    let spec = SyntheticSpec {
+        findings,
+        verifications: findings / 5,
+        regressions: findings / 50,
+        days: 365,
+        end: Utc::now().date_naive(),
+    };
+    synthetic_history(store, project.id, &spec, &|done| bar.set_position(done))
+        .await
+        .unwrap();
+    bar.finish();
+}
+
+fn url(server: &Server, org: OrgId, project: &Project, rest: &str) -> String {
+    format!(
+        "{}/api/v1/orgs/{org}/projects/{}/audit{rest}",
+        server.base, project.slug
+    )
+}
+
+/// Polls the report until it is exported; answers when it was seen so.
+async fn wait_exported(client: &reqwest::Client, report_url: &str, key: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let body: Value = client
+            .get(report_url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        match body["data"]["status"].as_str() {
+            Some("exported") => return body["data"].clone(),
+            Some("failed") => panic!("export failed: {body}"),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "export never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let db = TestDatabase::new().await;
+    let store = PgStore::connect(db.url(), 8).await.unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+
+    let (csv_org, csv_project, csv_key) = tenant(&store, "bench-csv").await;
+    let (small_org, small_project, small_key) = tenant(&store, "bench-small").await;
+    let (pdf_org, pdf_project, pdf_key) = tenant(&store, "bench-pdf").await;
+    let started = Instant::now();
+    seed(&store, &csv_project, CSV_FINDINGS).await;
+    println!(
+        "seeded {CSV_FINDINGS} findings in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    seed(&store, &small_project, 100).await;
+    seed(&store, &pdf_project, 1_820).await;
+    store
+        .set_quota_limit(small_org, QuotaLimit::parse(SMALL_EXPORTS as i64).unwrap())
+        .await
+        .unwrap();
+
+    let server = Server::start(db.url(), data_dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "krafter serve never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("server ready; peak RSS {:.1} MiB", server.peak_rss_mib());
+
+    // 1. CSV of about a million open findings.
+    let started = Instant::now();
+    let response: Value = client
+        .post(url(&server, csv_org, &csv_project, "/reports/export"))
+        .bearer_auth(&csv_key)
+        .json(&json!({"format": "csv"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = response["data"]["id"].as_str().unwrap().to_owned();
+    let open = response["data"]["snapshot"]["open_findings"]
+        .as_i64()
+        .unwrap();
+    wait_exported(
+        &client,
+        &url(&server, csv_org, &csv_project, &format!("/reports/{id}")),
+        &csv_key,
+    )
+    .await;
+    let csv_seconds = started.elapsed().as_secs_f64();
+    let csv_rss = server.peak_rss_mib();
+    let mut download = client
+        .get(url(
+            &server,
+            csv_org,
+            &csv_project,
+            &format!("/reports/{id}/download"),
+        ))
+        .bearer_auth(&csv_key)
+        .send()
+        .await
+        .unwrap();
+    let (mut bytes, mut lines) = (0usize, 0usize);
+    while let Some(chunk) = download.chunk().await.unwrap() {
+        bytes += chunk.len();
+        lines += chunk.iter().filter(|b| **b == b'\n').count();
+    }
+    assert_eq!(
+        lines as i64,
+        open + 1,
+        "one row per open finding and a header"
+    );
+    println!("CSV export of {open} open findings: {csv_seconds:.2} s from POST to exported, {:.1} MiB artefact; server peak RSS {csv_rss:.1} MiB", bytes as f64 / 1048576.0);
+
+    // 2. A thousand small JSON exports at once, two workers.
+    let export_url = url(&server, small_org, &small_project, "/reports/export");
+    let started = Instant::now();
+    let ids: Vec<String> = futures::stream::iter(0..SMALL_EXPORTS)
+        .map(|_| {
+            let client = client.clone();
+            let (export_url, key) = (export_url.clone(), small_key.clone());
+            async move {
+                let body: Value = client
+                    .post(&export_url)
+                    .bearer_auth(&key)
+                    .json(&json!({"format": "json"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                body["data"]["id"].as_str().expect("queued").to_owned()
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let queued_seconds = started.elapsed().as_secs_f64();
+    for id in &ids {
+        wait_exported(
+            &client,
+            &url(
+                &server,
+                small_org,
+                &small_project,
+                &format!("/reports/{id}"),
+            ),
+            &small_key,
+        )
+        .await;
+    }
+    println!(
+        "{SMALL_EXPORTS} small JSON exports: all queued in {queued_seconds:.2} s, all exported {:.2} s after the first POST",
+        started.elapsed().as_secs_f64()
+    );
+
+    // 3. A PDF of 1,000 open findings.
+    let started = Instant::now();
+    let response: Value = client
+        .post(url(&server, pdf_org, &pdf_project, "/reports/export"))
+        .bearer_auth(&pdf_key)
+        .json(&json!({"format": "pdf"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = response["data"]["id"].as_str().unwrap().to_owned();
+    let open = response["data"]["snapshot"]["open_findings"]
+        .as_i64()
+        .unwrap();
+    wait_exported(
+        &client,
+        &url(&server, pdf_org, &pdf_project, &format!("/reports/{id}")),
+        &pdf_key,
+    )
+    .await;
+    println!(
+        "PDF export of {open} open findings: {:.2} s from POST to exported",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "server peak RSS over the whole run: {:.1} MiB",
+        server.peak_rss_mib()
+    );
+}

@@ -143,6 +143,39 @@ async fn wait_exported(client: &reqwest::Client, report_url: &str, key: &str) ->
     }
 }
 
+/// Exports the project's last seven days in `format` and waits for the artefact; answers the
+/// report id and how many findings were open.
+async fn export_and_wait(
+    client: &reqwest::Client,
+    server: &Server,
+    org: OrgId,
+    project: &Project,
+    key: &str,
+    format: &str,
+) -> (String, i64) {
+    let response: Value = client
+        .post(url(server, org, project, "/reports/export"))
+        .bearer_auth(key)
+        .json(&json!({ "format": format }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = response["data"]["id"].as_str().expect("queued").to_owned();
+    let open = response["data"]["snapshot"]["open_findings"]
+        .as_i64()
+        .unwrap();
+    wait_exported(
+        client,
+        &url(server, org, project, &format!("/reports/{id}")),
+        key,
+    )
+    .await;
+    (id, open)
+}
+
 #[tokio::main]
 async fn main() {
     let db = TestDatabase::new().await;
@@ -185,26 +218,8 @@ async fn main() {
 
     // 1. CSV of about a million open findings.
     let started = Instant::now();
-    let response: Value = client
-        .post(url(&server, csv_org, &csv_project, "/reports/export"))
-        .bearer_auth(&csv_key)
-        .json(&json!({"format": "csv"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = response["data"]["id"].as_str().unwrap().to_owned();
-    let open = response["data"]["snapshot"]["open_findings"]
-        .as_i64()
-        .unwrap();
-    wait_exported(
-        &client,
-        &url(&server, csv_org, &csv_project, &format!("/reports/{id}")),
-        &csv_key,
-    )
-    .await;
+    let (id, open) =
+        export_and_wait(&client, &server, csv_org, &csv_project, &csv_key, "csv").await;
     let csv_seconds = started.elapsed().as_secs_f64();
     let csv_rss = server.peak_rss_mib();
     let mut download = client
@@ -275,26 +290,7 @@ async fn main() {
 
     // 3. A PDF of 1,000 open findings.
     let started = Instant::now();
-    let response: Value = client
-        .post(url(&server, pdf_org, &pdf_project, "/reports/export"))
-        .bearer_auth(&pdf_key)
-        .json(&json!({"format": "pdf"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = response["data"]["id"].as_str().unwrap().to_owned();
-    let open = response["data"]["snapshot"]["open_findings"]
-        .as_i64()
-        .unwrap();
-    wait_exported(
-        &client,
-        &url(&server, pdf_org, &pdf_project, &format!("/reports/{id}")),
-        &pdf_key,
-    )
-    .await;
+    let (_, open) = export_and_wait(&client, &server, pdf_org, &pdf_project, &pdf_key, "pdf").await;
     println!(
         "PDF export of {open} open findings: {:.2} s from POST to exported",
         started.elapsed().as_secs_f64()

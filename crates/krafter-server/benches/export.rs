@@ -193,7 +193,7 @@ async fn main() {
         started.elapsed().as_secs_f64()
     );
     seed(&store, &small_project, 100).await;
-    seed(&store, &pdf_project, 1_820).await;
+    seed(&store, &pdf_project, 1_950).await;
     store
         .set_quota_limit(small_org, QuotaLimit::parse(SMALL_EXPORTS as i64).unwrap())
         .await

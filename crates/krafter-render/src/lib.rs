@@ -10,5 +10,7 @@ mod view;
 
 pub use csv_format::defuse as defuse_csv_cell;
 pub use renderer::Renderer;
-pub use store::{FsArtefactStore, StoreSetupError};
+pub use store::{
+    artefact_store, ArtefactLocation, FsArtefactStore, StoreSetupError, ARTEFACTS_URL_VAR,
+};
 pub use view::LISTED_FINDINGS;

@@ -10,7 +10,7 @@ use krafter_domain::{Clock, SystemClock};
 use krafter_http::Services;
 use krafter_postgres::local_cluster::{Durability, LocalCluster};
 use krafter_postgres::PgStore;
-use krafter_render::{FsArtefactStore, Renderer};
+use krafter_render::{ArtefactLocation, FsArtefactStore, Renderer};
 use tokio::sync::watch;
 
 use crate::admin::{self, CommandError};
@@ -143,6 +143,8 @@ async fn serve(
     clock: Arc<dyn Clock>,
     seed_demo: bool,
 ) -> anyhow::Result<()> {
+    // Before the demo is seeded: a bad KRAFTER_ARTEFACTS_URL stops a first start early.
+    let artefacts = Arc::new(open_artefacts(config)?);
     let listener = TcpListener::bind(&config.bind)
         .with_context(|| format!("cannot listen on {} (KRAFTER_BIND)", config.bind))?;
     let address = listener.local_addr()?;
@@ -151,9 +153,6 @@ async fn serve(
         false => None,
     };
     let workers = config.worker_count().map_err(anyhow::Error::msg)?;
-    let artefacts = Arc::new(
-        FsArtefactStore::new(&config.artefacts_dir()).context("cannot open the artefact store")?,
-    );
     let (stop_workers, workers) =
         spawn_workers(config, &store, artefacts.clone(), clock.clone(), workers);
     let server = krafter_http::server(listener, Services::over(store, artefacts, clock))?;
@@ -191,9 +190,7 @@ async fn work(config: &Config, store: PgStore, clock: Arc<dyn Clock>) -> anyhow:
         count > 0,
         "KRAFTER_WORKERS is 0: `krafter worker` has nothing to run"
     );
-    let artefacts = Arc::new(
-        FsArtefactStore::new(&config.artefacts_dir()).context("cannot open the artefact store")?,
-    );
+    let artefacts = Arc::new(open_artefacts(config)?);
     let (stop, workers) = spawn_workers(config, &store, artefacts, clock, count);
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "stopping: finishing the exports in flight");
@@ -201,6 +198,18 @@ async fn work(config: &Config, store: PgStore, clock: Arc<dyn Clock>) -> anyhow:
     futures::future::join_all(workers).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The artefact store `KRAFTER_ARTEFACTS_URL` names (S3 credentials from `AWS_*`), or files
+/// under `KRAFTER_DATA_DIR/artefacts`. Logs where, never a credential.
+fn open_artefacts(config: &Config) -> anyhow::Result<FsArtefactStore> {
+    let location =
+        ArtefactLocation::parse(config.artefacts_url.as_deref(), &config.artefacts_dir())?;
+    let store = location
+        .open()
+        .with_context(|| format!("cannot open the artefact store {location}"))?;
+    tracing::info!(artefacts = %location, "artefact store");
+    Ok(store)
 }
 
 /// Starts `count` export workers; sending `true` on the returned channel stops them after the

@@ -14,6 +14,9 @@ pub struct Config {
     pub log_filter: String,
     /// `KRAFTER_WORKERS`, as given: export workers in `serve` (and `worker`).
     pub workers: Option<String>,
+    /// `KRAFTER_ARTEFACTS_URL`, as given: where artefacts are stored (`s3://bucket[/prefix]`,
+    /// `file:///path`); unset, under `data_dir/artefacts`.
+    pub artefacts_url: Option<String>,
 }
 
 impl Config {
@@ -31,6 +34,7 @@ impl Config {
                 .map_or_else(|| PathBuf::from(".krafter"), PathBuf::from),
             log_filter: var("RUST_LOG").unwrap_or_else(|| "info".to_owned()),
             workers: var("KRAFTER_WORKERS"),
+            artefacts_url: var("KRAFTER_ARTEFACTS_URL"),
         }
     }
 }
@@ -53,7 +57,7 @@ impl Config {
         }
     }
 
-    /// Where artefacts are stored.
+    /// Where artefacts are stored when `KRAFTER_ARTEFACTS_URL` is unset.
     pub fn artefacts_dir(&self) -> PathBuf {
         self.data_dir.join("artefacts")
     }
@@ -79,6 +83,7 @@ mod tests {
                 data_dir: ".krafter".into(),
                 log_filter: "info".into(),
                 workers: None,
+                artefacts_url: None,
             }
         );
     }
@@ -91,5 +96,9 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("KRAFTER_DATA_DIR-value"));
         assert_eq!(config.log_filter, "RUST_LOG-value");
         assert_eq!(config.workers.as_deref(), Some("KRAFTER_WORKERS-value"));
+        assert_eq!(
+            config.artefacts_url.as_deref(),
+            Some("KRAFTER_ARTEFACTS_URL-value")
+        );
     }
 }

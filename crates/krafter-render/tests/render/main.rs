@@ -4,6 +4,7 @@ mod csv;
 mod html;
 mod json;
 mod pdf;
+mod s3;
 mod store;
 
 use std::io::Write;

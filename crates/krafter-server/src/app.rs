@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use krafter_domain::access::Scopes;
 use krafter_domain::export::{ExportWorker, WorkerConfig};
+use krafter_domain::organisation::OrganisationRepository;
 use krafter_domain::{Clock, SystemClock};
 use krafter_http::Services;
 use krafter_postgres::local_cluster::{Durability, LocalCluster};
@@ -29,7 +30,6 @@ pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
         Some(url) => Database {
             url: url.clone(),
             local: false,
-            new_local: false,
         },
         None => {
             let dir = config.data_dir.join("postgres");
@@ -38,7 +38,6 @@ pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
             let database = Database {
                 url: started.database_url(),
                 local: true,
-                new_local: started.is_new(),
             };
             cluster = Some(started);
             database
@@ -60,8 +59,6 @@ struct Database {
     url: String,
     /// Whether this is our own cluster rather than `DATABASE_URL`.
     local: bool,
-    /// Whether our own cluster was created by this run, so that its database is empty.
-    new_local: bool,
 }
 
 async fn run(command: Command, config: &Config, database: &Database) -> Result<(), CommandError> {
@@ -90,7 +87,15 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     match command {
-        Command::Serve { .. } => serve(config, store, clock, database.new_local).await?,
+        Command::Serve { .. } => {
+            // Our own cluster with no organisation yet: a first start, or one whose seeding was
+            // interrupted. A DATABASE_URL is never seeded.
+            let seed_demo = database.local
+                && !OrganisationRepository::any(&store)
+                    .await
+                    .context("cannot read the organisations")?;
+            serve(config, store, clock, seed_demo).await?
+        }
         Command::Worker => work(config, store, clock).await?,
         Command::Quota {
             command: QuotaCommand::Set { org, limit },

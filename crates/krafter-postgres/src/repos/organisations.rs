@@ -32,4 +32,15 @@ impl OrganisationRepository for PgStore {
             .map_err(StorageError::new)?;
         Ok(row.map(Organisation::from))
     }
+
+    async fn any(&self) -> Result<bool, OrganisationRepoError> {
+        let mut conn = self.conn().await?;
+        let any = diesel::select(diesel::dsl::exists(
+            organisations::table.select(organisations::id),
+        ))
+        .get_result(&mut conn)
+        .await
+        .map_err(StorageError::new)?;
+        Ok(any)
+    }
 }

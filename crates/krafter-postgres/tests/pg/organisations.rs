@@ -32,3 +32,19 @@ async fn a_second_organisation_with_the_same_id_is_a_storage_failure() {
     assert!(matches!(err, OrganisationRepoError::Storage(_)), "{err:?}");
     assert_eq!(fx.count("SELECT count(*) FROM organisations").await, 1);
 }
+
+#[tokio::test]
+async fn any_tells_an_empty_database_apart() {
+    let db = krafter_test_support::TestDatabase::new().await;
+    let store = krafter_postgres::PgStore::connect(db.url(), 1)
+        .await
+        .unwrap();
+    assert!(!store.any().await.unwrap());
+    let org = Organisation {
+        id: OrgId::generate(),
+        name: "First".into(),
+        created_at: at("2026-03-04T05:06:07Z"),
+    };
+    store.create(&org).await.unwrap();
+    assert!(store.any().await.unwrap());
+}

@@ -295,3 +295,238 @@ mod tests {
         assert_eq!(delays, [2, 4, 8, 10, 10]);
     }
 }
+
+#[cfg(all(test, feature = "mock"))]
+mod worker_tests {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::export::document::{RenderSession, ReportFinding};
+    use crate::export::ports::{
+        FindingBatches, MockArtefactStore, MockJobQueue, MockReportSource, ReportSourceError,
+    };
+    use crate::export::report::{ExportFormat, Report, ReportStatus};
+    use crate::ids::{OrgId, ProjectId};
+    use crate::metrics::Summary;
+
+    const NOW: &str = "2026-06-10T15:00:00Z";
+
+    fn job(attempt: u32) -> ClaimedJob {
+        let now: DateTime<Utc> = NOW.parse().unwrap();
+        ClaimedJob {
+            report: Report {
+                id: ReportId::generate(),
+                org_id: OrgId::generate(),
+                project_id: ProjectId::generate(),
+                period_start: now.date_naive(),
+                period_end: now.date_naive(),
+                format: ExportFormat::Csv,
+                status: ReportStatus::Exporting,
+                snapshot: Summary {
+                    risk_burn_down: vec![],
+                    verification_pass_rate: 0.0,
+                    regression_rate: 0.0,
+                    open_findings: 0,
+                },
+                error: None,
+                artefact: None,
+                exported_at: None,
+                shared_at: None,
+                created_at: now,
+                updated_at: now,
+            },
+            attempt,
+            lease_token: uuid::Uuid::new_v4(),
+        }
+    }
+
+    struct NoFindings;
+
+    #[async_trait]
+    impl FindingBatches for NoFindings {
+        async fn next_batch(&mut self) -> Result<Option<Vec<ReportFinding>>, ReportSourceError> {
+            Ok(None)
+        }
+    }
+
+    /// Writes "rendered" at finish, or refuses to start.
+    struct Fake {
+        broken: bool,
+    }
+
+    struct FakeSession(Box<dyn Write + Send>);
+
+    impl ReportRenderer for Fake {
+        fn start(
+            &self,
+            _: &ReportHeader,
+            out: Box<dyn Write + Send>,
+        ) -> Result<Box<dyn RenderSession>, RenderError> {
+            if self.broken {
+                return Err(RenderError::Render("boom".into()));
+            }
+            Ok(Box::new(FakeSession(out)))
+        }
+    }
+
+    impl RenderSession for FakeSession {
+        fn push(&mut self, _: &[ReportFinding]) -> Result<(), RenderError> {
+            Ok(())
+        }
+        fn finish(mut self: Box<Self>) -> Result<(), RenderError> {
+            self.0.write_all(b"rendered")?;
+            Ok(self.0.flush()?)
+        }
+    }
+
+    fn source() -> MockReportSource {
+        let mut source = MockReportSource::new();
+        source
+            .expect_names()
+            .returning(|_| Ok(("Acme".into(), "web".into(), "Web".into())));
+        source
+            .expect_open_findings()
+            .returning(|_, _, _| Ok(Box::new(NoFindings)));
+        source
+    }
+
+    fn make_worker(
+        queue: MockJobQueue,
+        artefacts: MockArtefactStore,
+        broken: bool,
+    ) -> (ExportWorker, tempfile_dir::Dir) {
+        let dir = tempfile_dir::Dir::new();
+        let mut config = WorkerConfig::new(dir.0.clone());
+        config.heartbeat_every = Duration::from_secs(3600);
+        let worker = ExportWorker::new(
+            Arc::new(queue),
+            Arc::new(source()),
+            Arc::new(artefacts),
+            Arc::new(Fake { broken }),
+            Arc::new(FixedClock(NOW.parse().unwrap())),
+            config,
+        );
+        (worker, dir)
+    }
+
+    /// A scratch directory removed on drop, without another dependency.
+    mod tempfile_dir {
+        pub struct Dir(pub std::path::PathBuf);
+
+        impl Dir {
+            pub fn new() -> Self {
+                let path = std::env::temp_dir()
+                    .join(format!("krafter-worker-test-{}", uuid::Uuid::new_v4()));
+                Self(path)
+            }
+        }
+
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn nothing_due_is_idle() {
+        let mut queue = MockJobQueue::new();
+        queue.expect_claim().returning(|_, _| Ok(None));
+        let (worker, _dir) = make_worker(queue, MockArtefactStore::new(), false);
+        assert_eq!(worker.run_once("w").await.unwrap(), WorkOutcome::Idle);
+    }
+
+    #[tokio::test]
+    async fn a_rendered_artefact_is_stored_and_completed() {
+        let claimed = job(1);
+        let id = claimed.report.id;
+        let org = claimed.report.org_id;
+        let mut queue = MockJobQueue::new();
+        queue
+            .expect_claim()
+            .return_once(move |_, _| Ok(Some(claimed)));
+        let completed = Arc::new(Mutex::new(None));
+        let seen = completed.clone();
+        queue.expect_complete().returning(move |_, artefact| {
+            *seen.lock().unwrap() = Some(artefact.clone());
+            Ok(())
+        });
+        let mut artefacts = MockArtefactStore::new();
+        artefacts.expect_put_file().returning(|_, path| {
+            assert_eq!(std::fs::read(path).unwrap(), b"rendered");
+            Ok(8)
+        });
+        let (worker, _dir) = make_worker(queue, artefacts, false);
+        assert_eq!(
+            worker.run_once("w").await.unwrap(),
+            WorkOutcome::Exported(id)
+        );
+        let artefact = completed.lock().unwrap().clone().unwrap();
+        assert_eq!(artefact.key, format!("{org}/{id}.csv"));
+        assert_eq!(artefact.size_bytes, 8);
+    }
+
+    #[tokio::test]
+    async fn a_failed_attempt_is_retried_with_backoff_until_the_last() {
+        let claimed = job(2);
+        let id = claimed.report.id;
+        let mut queue = MockJobQueue::new();
+        queue
+            .expect_claim()
+            .return_once(move |_, _| Ok(Some(claimed)));
+        queue.expect_retry().returning(|_, reason, at| {
+            assert_eq!(reason, "could not render the report: boom");
+            // Attempt 2 waits base * 2 = 4 s with the default policy.
+            assert_eq!(at, "2026-06-10T15:00:04Z".parse::<DateTime<Utc>>().unwrap());
+            Ok(())
+        });
+        let (worker, _dir) = make_worker(queue, MockArtefactStore::new(), true);
+        assert_eq!(
+            worker.run_once("w").await.unwrap(),
+            WorkOutcome::Retrying {
+                report: id,
+                attempt: 2,
+                reason: "could not render the report: boom".into()
+            }
+        );
+
+        let last = job(5);
+        let id = last.report.id;
+        let mut queue = MockJobQueue::new();
+        queue.expect_claim().return_once(move |_, _| Ok(Some(last)));
+        queue.expect_fail().times(1).returning(|_, _| Ok(()));
+        let (worker, _dir) = make_worker(queue, MockArtefactStore::new(), true);
+        assert_eq!(
+            worker.run_once("w").await.unwrap(),
+            WorkOutcome::Failed {
+                report: id,
+                reason: "could not render the report: boom".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_lease_writes_nothing() {
+        let claimed = job(1);
+        let id = claimed.report.id;
+        let mut queue = MockJobQueue::new();
+        queue
+            .expect_claim()
+            .return_once(move |_, _| Ok(Some(claimed)));
+        queue
+            .expect_complete()
+            .returning(|_, _| Err(JobQueueError::LeaseLost));
+        let mut artefacts = MockArtefactStore::new();
+        artefacts.expect_put_file().returning(|_, _| Ok(8));
+        let (worker, _dir) = make_worker(queue, artefacts, false);
+        assert_eq!(
+            worker.run_once("w").await.unwrap(),
+            WorkOutcome::LeaseLost(id)
+        );
+    }
+}

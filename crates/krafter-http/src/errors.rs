@@ -204,3 +204,11 @@ impl From<ExportError> for ApiError {
         }
     }
 }
+
+/// A failure while an artefact is already streaming: the status is sent, so the connection is cut.
+pub fn artefact_stream_error(
+    error: krafter_domain::export::ArtefactStoreError,
+) -> actix_web::Error {
+    tracing::error!(%error, "artefact stream failed mid-download");
+    actix_web::error::ErrorInternalServerError("artefact stream failed")
+}

@@ -250,5 +250,5 @@ pub async fn download(
                 report.file_name(project.slug.as_str()),
             )],
         })
-        .streaming(stream.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))))
+        .streaming(stream.map_err(crate::errors::artefact_stream_error)))
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, SmallInt, Text, Uuid as SqlUuid};
 use diesel::QueryableByName;
-use diesel_async::RunQueryDsl;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use krafter_domain::export::{
     Artefact, ClaimedJob, ExportRepository, JobQueue, JobQueueError, ReportId, ReportStatus,
 };
@@ -207,6 +207,32 @@ async fn the_oldest_due_job_is_claimed_first() {
         assert_eq!(claim(&fx.store, "w", LONG).await.report.id, id);
     }
     assert!(fx.store.claim("w", LONG).await.unwrap().is_none());
+}
+
+/// A job another claimer has locked (its claim transaction still open) is skipped, not waited for.
+/// (Several threads: should a claim wait and be cancelled, its connection must still be closed
+/// while the fixture drops the schema, which blocks a thread.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_skips_a_job_another_claimer_is_taking() {
+    let fx = Fixture::new().await;
+    let (first, _) = created(&fx.store, &export(&fx.project, None)).await;
+    let (second, _) = created(&fx.store, &export(&fx.project, None)).await;
+    let mut other = fx.sql().await;
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM export_jobs WHERE report_id = '{}' FOR UPDATE",
+            first.id
+        ))
+        .await
+        .unwrap();
+    let claimed = tokio::time::timeout(DEADLINE, fx.store.claim("w1", LONG)).await;
+    let then = tokio::time::timeout(DEADLINE, fx.store.claim("w1", LONG)).await;
+    // Released before asserting, so that a failure cannot leave the lock behind.
+    other.batch_execute("ROLLBACK").await.unwrap();
+    let claimed = claimed.expect("the claim waited for the locked job");
+    assert_eq!(claimed.unwrap().unwrap().report.id, second.id);
+    assert!(then.expect("the claim waited").unwrap().is_none());
+    assert_eq!(claim(&fx.store, "w2", LONG).await.report.id, first.id);
 }
 
 /// 4 workers claiming 50 jobs at once: each job is claimed exactly once.

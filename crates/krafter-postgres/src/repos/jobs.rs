@@ -104,11 +104,16 @@ async fn release(
     last_error: Option<&str>,
 ) -> Result<(), Tx> {
     use export_jobs as j;
+    // `run_at` stays as it is unless a new time is given.
+    let run_at = sql::<Timestamptz>("coalesce(")
+        .bind::<Nullable<Timestamptz>, _>(run_at)
+        .sql(", run_at)");
     let released = diesel::update(j::table.find(job.report.id.as_uuid()))
         .filter(j::lease_token.eq(job.lease_token))
         .filter(j::state.eq(JobState::Running as i16))
         .set((
             j::state.eq(state as i16),
+            j::run_at.eq(run_at),
             j::lease_token.eq(None::<Uuid>),
             j::lease_expires_at.eq(None::<DateTime<Utc>>),
             j::leased_by.eq(None::<String>),
@@ -119,17 +124,11 @@ async fn release(
     if released == 0 {
         return Err(Tx::LeaseLost);
     }
-    if let Some(at) = run_at {
-        diesel::update(j::table.find(job.report.id.as_uuid()))
-            .set(j::run_at.eq(at))
-            .execute(conn)
-            .await?;
-    }
     Ok(())
 }
 
-/// Moves the report to `target` if the domain allows it from its current status; `false` when
-/// it does not (nothing is written then).
+/// Moves the report to `target` if the domain allows it from its current status, answering the
+/// updated row; `None` when it does not (nothing is written then).
 async fn move_report(
     conn: &mut AsyncPgConnection,
     id: Uuid,

@@ -51,6 +51,12 @@ async fn export(app: &TestApp, t: &Tenant, body: Value) -> reqwest::Response {
         .unwrap()
 }
 
+/// Queues an export and answers the report's id.
+async fn queue(app: &TestApp, t: &Tenant, body: Value) -> String {
+    let report = envelope(export(app, t, body).await, StatusCode::ACCEPTED).await;
+    report["id"].as_str().unwrap().to_owned()
+}
+
 /// Polls the report until it reaches a final status.
 async fn settled(app: &TestApp, t: &Tenant, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -195,26 +201,9 @@ async fn csv_pdf_and_html_artefacts_read_back() {
     let t = app.tenant("web").await;
     let open = seed(&app, &t).await;
 
-    let csv_id = envelope(
-        export(&app, &t, json!({"format": "csv"})).await,
-        StatusCode::ACCEPTED,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let pdf_id = envelope(export(&app, &t, json!({})).await, StatusCode::ACCEPTED).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let html_id = envelope(
-        export(&app, &t, json!({"format": "html"})).await,
-        StatusCode::ACCEPTED,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let csv_id = queue(&app, &t, json!({"format": "csv"})).await;
+    let pdf_id = queue(&app, &t, json!({})).await;
+    let html_id = queue(&app, &t, json!({"format": "html"})).await;
 
     assert_eq!(settled(&app, &t, &csv_id).await["status"], "exported");
     let csv = download(&app, &t, &csv_id).await;

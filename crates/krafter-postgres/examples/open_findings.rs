@@ -8,18 +8,15 @@
 //! the history), and prints the time, the count and this process's peak resident memory. The
 //! scratch schema is dropped at the end.
 
+mod common;
+
 use std::time::Instant;
 
 use chrono::{Days, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use krafter_domain::export::ReportSource;
-use krafter_domain::ids::OrgId;
-use krafter_domain::organisation::{Organisation, OrganisationRepository};
-use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
 use krafter_postgres::seed::{synthetic_history, SyntheticSpec};
-use krafter_postgres::{run_migrations, PgStore};
 
-type Error = Box<dyn std::error::Error + Send + Sync>;
+use common::{scratch, Error, Scratch};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,19 +26,7 @@ async fn main() -> Result<(), Error> {
         .collect::<Result<_, _>>()?;
     let findings = args.first().copied().unwrap_or(1_820_000);
     let batch_size = args.get(1).copied().unwrap_or(5_000);
-    let server = std::env::var("DATABASE_URL")?;
-    let schema = format!("open_findings_{}", std::process::id());
-    let mut admin = AsyncPgConnection::establish(&server).await?;
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await?;
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options=-csearch_path%3D{schema}");
-    let result = run(&url, findings, usize::try_from(batch_size)?).await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await?;
-    result
+    run(findings, usize::try_from(batch_size)?).await
 }
 
 /// This process's peak resident set, from /proc (Linux only).
@@ -52,18 +37,9 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-async fn run(url: &str, findings: u64, batch_size: usize) -> Result<(), Error> {
-    run_migrations(url).await?;
-    let store = PgStore::connect(url, 2).await?;
+async fn run(findings: u64, batch_size: usize) -> Result<(), Error> {
+    let Scratch { store, project, .. } = &scratch().await?;
     let now = Utc::now();
-    let org = Organisation {
-        id: OrgId::generate(),
-        name: "Bench".into(),
-        created_at: now,
-    };
-    OrganisationRepository::create(&store, &org).await?;
-    let project = Project::new(org.id, ProjectSlug::parse("bench")?, None, now)?;
-    ProjectRepository::create(&store, &project).await?;
 
     let today = now.date_naive();
     let spec = SyntheticSpec {
@@ -74,7 +50,7 @@ async fn run(url: &str, findings: u64, batch_size: usize) -> Result<(), Error> {
         end: today,
     };
     let started = Instant::now();
-    synthetic_history(&store, project.id, &spec, &|_| {}).await?;
+    synthetic_history(store, project.id, &spec, &|_| {}).await?;
     println!(
         "synthetic_history of {findings} findings: {:.1?}",
         started.elapsed()

@@ -6,65 +6,29 @@
 //! Arguments: findings, verifications, regressions, days (defaults: 100000 20000 2000 365).
 //! The scratch schema is dropped at the end.
 
+mod common;
+
 use std::time::Instant;
 
 use chrono::{Days, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
-use krafter_domain::ids::OrgId;
 use krafter_domain::metrics::{DateWindow, MetricsRepository};
-use krafter_domain::organisation::{Organisation, OrganisationRepository};
-use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
 use krafter_postgres::seed::{synthetic_history, SyntheticSpec};
-use krafter_postgres::{run_migrations, PgStore};
+
+use common::{scratch, Error, Scratch};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), Error> {
     let args: Vec<u64> = std::env::args()
         .skip(1)
         .map(|a| a.parse())
         .collect::<Result<_, _>>()?;
     let arg = |i: usize, default: u64| args.get(i).copied().unwrap_or(default);
-    let server = std::env::var("DATABASE_URL")?;
-    let schema = format!("synthetic_{}", std::process::id());
-    let mut admin = AsyncPgConnection::establish(&server).await?;
-    admin
-        .batch_execute(&format!("CREATE SCHEMA {schema}"))
-        .await?;
-    let separator = if server.contains('?') { '&' } else { '?' };
-    let url = format!("{server}{separator}options=-csearch_path%3D{schema}");
-
-    let result = run(
-        &url,
-        arg(0, 100_000),
-        arg(1, 20_000),
-        arg(2, 2_000),
-        arg(3, 365),
-    )
-    .await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await?;
-    result
+    run(arg(0, 100_000), arg(1, 20_000), arg(2, 2_000), arg(3, 365)).await
 }
 
-async fn run(
-    url: &str,
-    findings: u64,
-    verifications: u64,
-    regressions: u64,
-    days: u64,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    run_migrations(url).await?;
-    let store = PgStore::connect(url, 2).await?;
+async fn run(findings: u64, verifications: u64, regressions: u64, days: u64) -> Result<(), Error> {
+    let Scratch { store, project, .. } = &scratch().await?;
     let now = Utc::now();
-    let org = Organisation {
-        id: OrgId::generate(),
-        name: "Bench".into(),
-        created_at: now,
-    };
-    OrganisationRepository::create(&store, &org).await?;
-    let project = Project::new(org.id, ProjectSlug::parse("bench")?, None, now)?;
-    ProjectRepository::create(&store, &project).await?;
 
     let today = now.date_naive();
     let spec = SyntheticSpec {
@@ -75,7 +39,7 @@ async fn run(
         end: today,
     };
     let started = Instant::now();
-    synthetic_history(&store, project.id, &spec, &|done| {
+    synthetic_history(store, project.id, &spec, &|done| {
         eprintln!("{done} findings after {:.1?}", started.elapsed());
     })
     .await?;

@@ -120,25 +120,30 @@ impl ExportWorker {
                 () = &mut shutdown => return,
                 outcome = self.run_once(name) => outcome,
             };
-            match outcome {
+            // After an idle turn, wait for a notification; after a failure, back off. Either way
+            // a shutdown ends the wait.
+            let pause = match outcome {
                 Ok(WorkOutcome::Idle) => {
                     tokio::select! {
                         () = &mut shutdown => return,
-                        waited = self.queue.wait(self.config.poll_every) => {
-                            if let Err(error) = waited {
-                                tracing::warn!(worker = name, %error, "waiting for export jobs failed");
-                                tokio::time::sleep(self.config.poll_every).await;
-                            }
-                        }
+                        waited = self.queue.wait(self.config.poll_every) => waited.err().map(|error| {
+                            tracing::warn!(worker = name, %error, "waiting for export jobs failed");
+                        }),
                     }
                 }
-                Ok(outcome) => tracing::info!(worker = name, ?outcome, "export job done"),
+                Ok(outcome) => {
+                    tracing::info!(worker = name, ?outcome, "export job done");
+                    None
+                }
                 Err(error) => {
                     tracing::error!(worker = name, %error, "export worker could not reach the queue");
-                    tokio::select! {
-                        () = &mut shutdown => return,
-                        () = tokio::time::sleep(self.config.poll_every) => {}
-                    }
+                    Some(())
+                }
+            };
+            if pause.is_some() {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    () = tokio::time::sleep(self.config.poll_every) => {}
                 }
             }
         }

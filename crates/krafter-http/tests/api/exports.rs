@@ -57,25 +57,30 @@ async fn queue(app: &TestApp, t: &Tenant, body: Value) -> String {
     report["id"].as_str().unwrap().to_owned()
 }
 
+/// The report as `GET …/reports/{id}` answers it.
+async fn report(app: &TestApp, t: &Tenant, id: &str) -> Value {
+    let response = app
+        .client
+        .get(app.audit_url(t, &format!("/reports/{id}")))
+        .bearer_auth(&t.read_key)
+        .send()
+        .await
+        .unwrap();
+    envelope(response, StatusCode::OK).await
+}
+
 /// Polls the report until it reaches a final status.
 async fn settled(app: &TestApp, t: &Tenant, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let response = app
-            .client
-            .get(app.audit_url(t, &format!("/reports/{id}")))
-            .bearer_auth(&t.read_key)
-            .send()
-            .await
-            .unwrap();
-        let report = envelope(response, StatusCode::OK).await;
-        if ["exported", "failed", "shared"].contains(&report["status"].as_str().unwrap()) {
-            return report;
+        let current = report(app, t, id).await;
+        if ["exported", "failed", "shared"].contains(&current["status"].as_str().unwrap()) {
+            return current;
         }
         assert!(
             Instant::now() < deadline,
             "report {id} still {}",
-            report["status"]
+            current["status"]
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
@@ -599,14 +604,7 @@ async fn a_job_abandoned_mid_export_is_reclaimed_and_finishes_once() {
 }
 
 async fn settled_status(app: &TestApp, t: &Tenant, id: &str) -> String {
-    let response = app
-        .client
-        .get(app.audit_url(t, &format!("/reports/{id}")))
-        .bearer_auth(&t.read_key)
-        .send()
-        .await
-        .unwrap();
-    envelope(response, StatusCode::OK).await["status"]
+    report(app, t, id).await["status"]
         .as_str()
         .unwrap()
         .to_owned()

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod organisation;
 pub mod page;
 pub mod project;
+pub mod share;
 pub mod storage;
 pub mod validation;
 

@@ -1,0 +1,2 @@
+pub struct DeliveryWorker;
+pub enum DeliveryOutcome {}

@@ -4,6 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use krafter_domain::export::Report;
 use krafter_domain::ledger::{Finding, Regression, Verification};
 use krafter_domain::metrics::Summary;
+use krafter_domain::share::{Delivery, DeliveryStatus, Share, ShareChannel, Shared};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -193,4 +194,155 @@ pub struct ReportDetailDto {
     pub error: Option<String>,
     /// Where the artefact can be downloaded, once exported; null otherwise.
     pub download_url: Option<String>,
+}
+
+/// The answer to a share, in the spec's shape, with `share_id` and `expires_at` beyond it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareDto {
+    /// The shared report's id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub channel: ShareChannelDto,
+    /// The email addresses for `email`; empty otherwise.
+    pub recipients: Vec<String>,
+    #[schema(format = DateTime)]
+    pub shared_at: String,
+    /// The signed viewer link, for `link`; null otherwise.
+    pub share_url: Option<String>,
+    /// The share record: to revoke a link, and to find its deliveries.
+    #[schema(format = Uuid)]
+    pub share_id: String,
+    /// When the link stops working, for `link`; null otherwise.
+    #[schema(format = DateTime)]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ShareChannelDto {
+    Email,
+    Slack,
+    Link,
+}
+
+impl From<ShareChannel> for ShareChannelDto {
+    fn from(c: ShareChannel) -> Self {
+        match c {
+            ShareChannel::Email => Self::Email,
+            ShareChannel::Slack => Self::Slack,
+            ShareChannel::Link => Self::Link,
+        }
+    }
+}
+
+impl From<&Shared> for ShareDto {
+    fn from(s: &Shared) -> Self {
+        let link = s.share.channel == ShareChannel::Link;
+        Self {
+            id: s.report.id.to_string(),
+            channel: s.share.channel.into(),
+            recipients: s.share.recipients.clone(),
+            shared_at: rfc3339(s.report.shared_at.unwrap_or(s.share.created_at)),
+            share_url: s.share_url.clone(),
+            share_id: s.share.id.to_string(),
+            expires_at: link.then(|| rfc3339(s.share.expires_at)),
+        }
+    }
+}
+
+/// A share record of a report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShareRecordDto {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub report_id: String,
+    pub channel: ShareChannelDto,
+    pub recipients: Vec<String>,
+    /// The Slack webhook's host (never its path), for `slack`.
+    pub webhook_host: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// When links to this share stop working.
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    #[schema(format = DateTime)]
+    pub revoked_at: Option<String>,
+    /// How often the viewer page was opened through this share's links.
+    #[schema(minimum = 0)]
+    pub view_count: u64,
+    #[schema(format = DateTime)]
+    pub last_viewed_at: Option<String>,
+}
+
+impl From<&Share> for ShareRecordDto {
+    fn from(s: &Share) -> Self {
+        Self {
+            id: s.id.to_string(),
+            report_id: s.report_id.to_string(),
+            channel: s.channel.into(),
+            recipients: s.recipients.clone(),
+            webhook_host: s.webhook_host.clone(),
+            created_at: rfc3339(s.created_at),
+            expires_at: rfc3339(s.expires_at),
+            revoked_at: s.revoked_at.map(rfc3339),
+            view_count: s.view_count,
+            last_viewed_at: s.last_viewed_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatusDto {
+    Pending,
+    Sending,
+    Delivered,
+    Failed,
+}
+
+/// One message of an email or Slack share, and what became of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDto {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub share_id: String,
+    pub channel: ShareChannelDto,
+    /// The email address, or the webhook's host (its path is a secret and is never shown).
+    pub target: String,
+    pub status: DeliveryStatusDto,
+    /// Send attempts so far.
+    #[schema(minimum = 0)]
+    pub attempts: u32,
+    /// The remote side's last answer (an SMTP reply, an HTTP status) or a short description.
+    pub last_error: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    #[schema(format = DateTime)]
+    pub delivered_at: Option<String>,
+}
+
+impl From<&Delivery> for DeliveryDto {
+    fn from(d: &Delivery) -> Self {
+        Self {
+            id: d.id.to_string(),
+            share_id: d.share_id.to_string(),
+            channel: d.target.channel().into(),
+            target: d.target.display(),
+            status: match d.status {
+                DeliveryStatus::Pending => DeliveryStatusDto::Pending,
+                DeliveryStatus::Sending => DeliveryStatusDto::Sending,
+                DeliveryStatus::Delivered => DeliveryStatusDto::Delivered,
+                DeliveryStatus::Failed => DeliveryStatusDto::Failed,
+            },
+            attempts: d.attempts,
+            last_error: d.last_error.clone(),
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+            delivered_at: d.delivered_at.map(rfc3339),
+        }
+    }
 }

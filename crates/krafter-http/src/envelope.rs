@@ -146,11 +146,19 @@ pub async fn envelope_middleware(
     let request_id = RequestId::generate();
     req.extensions_mut().insert(request_id.clone());
     let method = req.method().clone();
-    let path = req.path().to_owned();
+    // A viewer token is a credential: it never reaches the log.
+    let path = crate::viewer::loggable_path(req.path());
+    let viewer = crate::viewer::is_viewer_path(req.path());
 
     // Handlers and extractors answer errors as responses; an `Err` could only come from another
     // middleware, of which there is none inside this one.
-    let mut response = envelope_errors(next.call(req).await?.map_into_boxed_body(), &request_id);
+    let response = next.call(req).await?.map_into_boxed_body();
+    // The public viewer answers pages, not envelopes, and writes its own errors.
+    let mut response = if viewer {
+        response
+    } else {
+        envelope_errors(response, &request_id)
+    };
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
         response
             .headers_mut()

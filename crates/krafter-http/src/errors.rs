@@ -8,6 +8,7 @@ use krafter_domain::access::{AccessError, Scope};
 use krafter_domain::export::ExportError;
 use krafter_domain::ledger::{LedgerError, TransitionError};
 use krafter_domain::metrics::SummaryError;
+use krafter_domain::share::{ShareChannel, ShareError};
 use krafter_domain::storage::StorageError;
 use krafter_domain::InvalidParams;
 use serde::Serialize;
@@ -37,6 +38,14 @@ pub enum ApiError {
     ReportNotReady(&'static str),
     #[error("the export failed: {0}")]
     ReportFailed(String),
+    #[error("channel must be one of email, slack, link")]
+    InvalidChannel,
+    #[error("{0}")]
+    ChannelUnavailable(&'static str),
+    #[error("the report's export failed; it cannot be shared")]
+    ShareOfFailedReport,
+    #[error("{0}")]
+    RequestFailed(&'static str),
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
 }
@@ -47,7 +56,8 @@ pub struct ErrorBody {
     /// Stable, machine-readable: `invalid_params`, `invalid_json`, `unauthorized`, `forbidden`,
     /// `not_found`, `method_not_allowed`, `invalid_transition`, `payload_too_large`,
     /// `unsupported_media_type`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
-    /// `report_not_ready`, `report_failed`, `service_unavailable`, `internal_error`.
+    /// `report_not_ready`, `report_failed`, `invalid_channel`, `channel_unavailable`,
+    /// `request_failed`, `service_unavailable`, `internal_error`.
     pub code: &'static str,
     pub message: String,
     /// The fields at fault, for `invalid_params`.
@@ -75,6 +85,10 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ReportNotReady(_) => "report_not_ready",
             ApiError::ReportFailed(_) => "report_failed",
+            ApiError::InvalidChannel => "invalid_channel",
+            ApiError::ChannelUnavailable(_) => "channel_unavailable",
+            ApiError::ShareOfFailedReport => "report_failed",
+            ApiError::RequestFailed(_) => "request_failed",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -114,6 +128,10 @@ impl ResponseError for ApiError {
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ReportNotReady(_) => StatusCode::CONFLICT,
             ApiError::ReportFailed(_) => StatusCode::GONE,
+            ApiError::InvalidChannel => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ChannelUnavailable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::ShareOfFailedReport => StatusCode::CONFLICT,
+            ApiError::RequestFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -201,6 +219,28 @@ impl From<ExportError> for ApiError {
             ExportError::NotReady(status) => ApiError::ReportNotReady(status.as_str()),
             ExportError::Failed(reason) => ApiError::ReportFailed(reason),
             ExportError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<ShareError> for ApiError {
+    fn from(error: ShareError) -> Self {
+        match error {
+            ShareError::Invalid(e) => e.into(),
+            ShareError::ChannelUnavailable(ShareChannel::Email) => ApiError::ChannelUnavailable(
+                "email sharing is not configured on this server: set KRAFTER_SMTP_URL (and KRAFTER_MAIL_FROM)",
+            ),
+            ShareError::ChannelUnavailable(_) => {
+                ApiError::ChannelUnavailable("this channel is not configured on this server")
+            }
+            ShareError::ReportNotFound => ApiError::NotFound("no such report in this project"),
+            ShareError::ReportFailed => ApiError::ShareOfFailedReport,
+            ShareError::ShareNotFound => ApiError::NotFound("no such share in this project"),
+            ShareError::ReportNotUpdated => {
+                ApiError::RequestFailed("the report could not be updated; try again")
+            }
+            ShareError::LinkNotFound => ApiError::NotFound("no such shared report"),
+            ShareError::Storage(e) => e.into(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod errors;
 mod extract;
 pub mod openapi;
 mod routes;
+mod viewer;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -13,18 +14,21 @@ use std::sync::Arc;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use krafter_domain::access::{ApiKeyRepository, Authorizer};
-use krafter_domain::export::{ArtefactStore, ExportRepository, Exports};
+use krafter_domain::export::{
+    ArtefactStore, ExportRepository, Exports, ReportRenderer, ReportSource,
+};
 use krafter_domain::health::Readiness;
 use krafter_domain::ledger::{Ledger, LedgerRepository};
 use krafter_domain::metrics::{MetricsRepository, Summaries};
 use krafter_domain::project::ProjectRepository;
+use krafter_domain::share::{LinkSigner, ShareRepository, Shares, SharesDeps, Webhooks};
 use krafter_domain::Clock;
 
 pub use envelope::REQUEST_ID_HEADER;
 
 /// Exports left this month, on every export response.
 pub const QUOTA_REMAINING_HEADER: &str = "x-quota-remaining";
-use routes::{findings, health, regressions, reports, summary};
+use routes::{findings, health, regressions, reports, shares, summary};
 
 /// Largest request body accepted; the ledger's bodies are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -35,19 +39,40 @@ pub struct Services {
     pub ledger: Ledger,
     pub summaries: Summaries,
     pub exports: Exports,
+    pub shares: Shares,
+    /// Renders the public viewer's page (the `html` format).
+    pub page_renderer: Arc<dyn ReportRenderer>,
     pub readiness: Arc<dyn Readiness>,
+}
+
+/// What sharing needs beyond the store, chosen by the composition root.
+pub struct Sharing {
+    pub webhooks: Arc<dyn Webhooks>,
+    pub links: Arc<dyn LinkSigner>,
+    pub renderer: Arc<dyn ReportRenderer>,
+    /// `KRAFTER_PUBLIC_URL`: the start of every URL the service hands out.
+    pub public_url: String,
+    /// Whether SMTP is configured (email shares are refused otherwise).
+    pub email_enabled: bool,
 }
 
 impl Services {
     /// The services over one store that implements every storage port (PostgreSQL in
     /// production) and an artefact store.
-    pub fn over<S>(store: S, artefacts: Arc<dyn ArtefactStore>, clock: Arc<dyn Clock>) -> Self
+    pub fn over<S>(
+        store: S,
+        artefacts: Arc<dyn ArtefactStore>,
+        clock: Arc<dyn Clock>,
+        sharing: Sharing,
+    ) -> Self
     where
         S: ApiKeyRepository
             + ProjectRepository
             + LedgerRepository
             + MetricsRepository
             + ExportRepository
+            + ShareRepository
+            + ReportSource
             + Readiness
             + Clone
             + 'static,
@@ -57,7 +82,20 @@ impl Services {
             authorizer: Authorizer::new(shared.clone(), shared.clone(), clock.clone()),
             ledger: Ledger::new(shared.clone(), clock.clone()),
             summaries: Summaries::new(shared.clone(), clock.clone()),
-            exports: Exports::new(shared.clone(), shared.clone(), artefacts, clock),
+            exports: Exports::new(shared.clone(), shared.clone(), artefacts.clone(), clock.clone()),
+            shares: Shares::new(SharesDeps {
+                repo: shared.clone(),
+                exports: shared.clone(),
+                metrics: shared.clone(),
+                source: shared.clone(),
+                artefacts,
+                webhooks: sharing.webhooks,
+                links: sharing.links,
+                clock,
+                public_url: sharing.public_url,
+                email_enabled: sharing.email_enabled,
+            }),
+            page_renderer: sharing.renderer,
             readiness: shared,
         }
     }
@@ -107,8 +145,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(method_not_allowed)),
         )
         .service(
+            web::resource(format!("{audit}/reports/share"))
+                .post(shares::share)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
             web::resource(format!("{audit}/reports"))
                 .get(reports::list)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports/shares/{{share_id}}"))
+                .delete(shares::revoke)
                 .default_service(web::to(method_not_allowed)),
         )
         // After `summary` and `export`, which would otherwise be taken for report ids.
@@ -121,6 +169,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource(format!("{audit}/reports/{{report_id}}/download"))
                 .get(reports::download)
                 .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports/{{report_id}}/deliveries"))
+                .get(shares::deliveries)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports/{{report_id}}/shares"))
+                .get(shares::shares)
+                .default_service(web::to(method_not_allowed)),
+        )
+        .service(
+            web::resource("/insights/audit/reports/shared/{token}")
+                .get(viewer::page)
+                .default_service(web::to(viewer::other)),
+        )
+        .service(
+            web::resource("/insights/audit/reports/shared/{token}/download")
+                .get(viewer::download)
+                .default_service(web::to(viewer::other)),
+        )
+        .service(
+            web::scope("/insights/audit/reports/shared").default_service(web::to(viewer::other)),
         );
 }
 

@@ -6,7 +6,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{findings, health, regressions, reports, summary};
+use crate::routes::{findings, health, regressions, reports, shares, summary};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,7 +17,8 @@ use crate::routes::{findings, health, regressions, reports, summary};
     paths(
         findings::create, findings::list, findings::update, findings::verify, findings::open_regression,
         regressions::close, summary::summary, reports::export, reports::list, reports::get,
-        reports::download, health::healthz, health::readyz,
+        reports::download, shares::share, shares::deliveries, shares::shares, shares::revoke,
+        health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),
     tags(

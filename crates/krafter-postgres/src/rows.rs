@@ -17,12 +17,16 @@ use krafter_domain::ledger::{
 use krafter_domain::metrics::DayDelta;
 use krafter_domain::organisation::Organisation;
 use krafter_domain::project::{Project, ProjectSlug};
+use krafter_domain::share::{
+    Delivery, DeliveryId, DeliveryStatus, DeliveryTarget, EmailAddress, Share, ShareChannel,
+    ShareId, WebhookUrl,
+};
 use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
 use crate::schema::{
-    api_keys, finding_events, findings, organisations, project_daily_totals, projects, regressions,
-    reports, verifications,
+    api_keys, deliveries, finding_events, findings, organisations, project_daily_totals, projects,
+    regressions, reports, shares, verifications,
 };
 
 fn corrupt(what: &str) -> StorageError {
@@ -454,4 +458,138 @@ impl TryFrom<ReportFindingRow> for ReportFinding {
             updated_at: row.updated_at,
         })
     }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = shares, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct ShareRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub project_id: Uuid,
+    pub report_id: Uuid,
+    pub channel: i16,
+    pub recipients: Vec<String>,
+    pub webhook_host: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub view_count: i64,
+    pub last_viewed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Share> for ShareRow {
+    fn from(s: &Share) -> Self {
+        Self {
+            id: s.id.as_uuid(),
+            org_id: s.org_id.as_uuid(),
+            project_id: s.project_id.as_uuid(),
+            report_id: s.report_id.as_uuid(),
+            channel: s.channel.code(),
+            recipients: s.recipients.clone(),
+            webhook_host: s.webhook_host.clone(),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            revoked_at: s.revoked_at,
+            view_count: i64::try_from(s.view_count).unwrap_or(i64::MAX),
+            last_viewed_at: s.last_viewed_at,
+        }
+    }
+}
+
+impl TryFrom<ShareRow> for Share {
+    type Error = StorageError;
+
+    fn try_from(row: ShareRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: ShareId::from_uuid(row.id),
+            org_id: OrgId::from_uuid(row.org_id),
+            project_id: ProjectId::from_uuid(row.project_id),
+            report_id: ReportId::from_uuid(row.report_id),
+            channel: ShareChannel::from_code(row.channel).ok_or_else(|| corrupt("share channel"))?,
+            recipients: row.recipients,
+            webhook_host: row.webhook_host,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            view_count: u64::try_from(row.view_count).map_err(|_| corrupt("view count"))?,
+            last_viewed_at: row.last_viewed_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries, check_for_backend(diesel::pg::Pg))]
+pub(crate) struct DeliveryRow {
+    pub id: Uuid,
+    pub share_id: Uuid,
+    pub report_id: Uuid,
+    pub channel: i16,
+    pub target: String,
+    pub target_host: Option<String>,
+    pub status: i16,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Delivery> for DeliveryRow {
+    fn from(d: &Delivery) -> Self {
+        let (target, target_host) = match &d.target {
+            DeliveryTarget::Email(address) => (address.as_str().to_owned(), None),
+            DeliveryTarget::Webhook(url) => (url.expose().to_owned(), Some(url.host().to_owned())),
+        };
+        Self {
+            id: d.id.as_uuid(),
+            share_id: d.share_id.as_uuid(),
+            report_id: d.report_id.as_uuid(),
+            channel: d.target.channel().code(),
+            target,
+            target_host,
+            status: d.status.code(),
+            attempts: i32::try_from(d.attempts).unwrap_or(i32::MAX),
+            last_error: d.last_error.clone(),
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            delivered_at: d.delivered_at,
+        }
+    }
+}
+
+impl TryFrom<DeliveryRow> for Delivery {
+    type Error = StorageError;
+
+    fn try_from(row: DeliveryRow) -> Result<Self, StorageError> {
+        let target = match (ShareChannel::from_code(row.channel), row.target_host) {
+            (Some(ShareChannel::Email), None) => DeliveryTarget::Email(
+                EmailAddress::parse(&row.target).map_err(|_| corrupt("delivery address"))?,
+            ),
+            (Some(ShareChannel::Slack), Some(host)) => {
+                DeliveryTarget::Webhook(WebhookUrl::vetted(row.target, host))
+            }
+            _ => return Err(corrupt("delivery target")),
+        };
+        Ok(Self {
+            id: DeliveryId::from_uuid(row.id),
+            share_id: ShareId::from_uuid(row.share_id),
+            report_id: ReportId::from_uuid(row.report_id),
+            target,
+            status: DeliveryStatus::from_code(row.status)
+                .ok_or_else(|| corrupt("delivery status"))?,
+            attempts: u32::try_from(row.attempts).map_err(|_| corrupt("delivery attempts"))?,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            delivered_at: row.delivered_at,
+        })
+    }
+}
+
+/// The stored codes of the states a delivery may move to `target` from (the domain's table).
+pub(crate) fn delivery_sources(target: DeliveryStatus) -> Vec<i16> {
+    DeliveryStatus::sources_of(target)
+        .iter()
+        .map(|s| s.code())
+        .collect()
 }

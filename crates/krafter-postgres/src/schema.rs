@@ -112,6 +112,7 @@ diesel::table! {
         artefact_size -> Nullable<BigInt>,
         quota_month -> Date,
         quota_refunded -> Bool,
+        charged -> Bool,
         exported_at -> Nullable<Timestamptz>,
         shared_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
@@ -120,7 +121,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    export_jobs (report_id) {
+    jobs (id) {
+        id -> Uuid,
+        kind -> SmallInt,
         report_id -> Uuid,
         state -> SmallInt,
         attempts -> Integer,
@@ -129,6 +132,40 @@ diesel::table! {
         lease_expires_at -> Nullable<Timestamptz>,
         leased_by -> Nullable<Text>,
         last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    shares (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        project_id -> Uuid,
+        report_id -> Uuid,
+        channel -> SmallInt,
+        recipients -> Array<Text>,
+        webhook_host -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+        view_count -> BigInt,
+        last_viewed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    deliveries (id) {
+        id -> Uuid,
+        share_id -> Uuid,
+        report_id -> Uuid,
+        channel -> SmallInt,
+        target -> Text,
+        target_host -> Nullable<Text>,
+        status -> SmallInt,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -151,7 +188,9 @@ diesel::joinable!(regressions -> findings (finding_id));
 diesel::joinable!(project_daily_totals -> projects (project_id));
 diesel::joinable!(quota_usage -> organisations (org_id));
 diesel::joinable!(reports -> projects (project_id));
-diesel::joinable!(export_jobs -> reports (report_id));
+diesel::joinable!(jobs -> reports (report_id));
+diesel::joinable!(shares -> reports (report_id));
+diesel::joinable!(deliveries -> shares (share_id));
 diesel::joinable!(idempotency_keys -> reports (report_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -165,6 +204,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_daily_totals,
     quota_usage,
     reports,
-    export_jobs,
+    jobs,
+    shares,
+    deliveries,
     idempotency_keys,
 );

@@ -49,6 +49,8 @@ fn header(format: ExportFormat) -> ReportHeader {
         project_slug: "bench".to_owned(),
         project_name: "Benchmark Project".to_owned(),
         generated_at: at,
+        download_url: None,
+        listed_total: None,
     }
 }
 

@@ -28,8 +28,10 @@ impl Listed {
         self.total += findings.len() as u64;
     }
 
-    pub fn more(&self) -> u64 {
-        self.total - self.findings.len() as u64
+    /// How many there are in all: as pushed, or as the header says when only a preview is
+    /// pushed (the public viewer).
+    pub fn total(&self, header: &ReportHeader) -> u64 {
+        header.listed_total.unwrap_or(self.total).max(self.total)
     }
 }
 
@@ -53,6 +55,8 @@ pub(crate) struct ReportView {
     pub total: u64,
     /// Open findings not listed.
     pub more: u64,
+    /// Where the artefact can be downloaded (the public viewer's page only).
+    pub download_url: Option<String>,
     pub footer: String,
 }
 
@@ -109,8 +113,9 @@ impl ReportView {
                     updated: f.updated_at.format("%Y-%m-%d").to_string(),
                 })
                 .collect(),
-            total: listed.total,
-            more: listed.more(),
+            total: listed.total(header),
+            more: listed.total(header) - listed.findings.len() as u64,
+            download_url: header.download_url.clone(),
             footer: format!(
                 "{} / {} ({}), report {}",
                 header.organisation_name, header.project_name, header.project_slug, report.id

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use krafter_domain::access::Scopes;
 use krafter_domain::export::{ExportWorker, WorkerConfig};
+use krafter_domain::share::{DeliveryWorker, DeliveryWorkerDeps};
 use krafter_domain::organisation::OrganisationRepository;
 use krafter_domain::{Clock, SystemClock};
-use krafter_http::Services;
+use krafter_http::{Services, Sharing};
 use krafter_postgres::local_cluster::{Durability, LocalCluster};
 use krafter_postgres::PgStore;
 use krafter_render::{ArtefactLocation, FsArtefactStore, Renderer};
@@ -18,6 +19,7 @@ use crate::admin::{self, CommandError};
 use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand, QuotaCommand};
 use crate::config::Config;
 use crate::demo;
+use crate::sharing::SharingAdapters;
 
 /// Database connections of `krafter serve`; one-off commands use a few.
 const SERVE_CONNECTIONS: usize = 16;
@@ -158,9 +160,23 @@ async fn serve(
         false => None,
     };
     let workers = config.worker_count().map_err(anyhow::Error::msg)?;
-    let (stop_workers, workers) =
-        spawn_workers(config, &store, artefacts.clone(), clock.clone(), workers);
-    let server = krafter_http::server(listener, Services::over(store, artefacts, clock))?;
+    let adapters = SharingAdapters::from_config(config, &address.to_string())?;
+    let (stop_workers, workers) = spawn_workers(
+        config,
+        &store,
+        artefacts.clone(),
+        clock.clone(),
+        &adapters,
+        workers,
+    )?;
+    let sharing = Sharing {
+        webhooks: adapters.webhooks,
+        links: adapters.links,
+        renderer: Arc::new(Renderer::new()),
+        public_url: adapters.public_url,
+        email_enabled: adapters.mailer.is_some(),
+    };
+    let server = krafter_http::server(listener, Services::over(store, artefacts, clock, sharing))?;
     let handle = server.handle();
     let mut running = tokio::spawn(server);
     tracing::info!(%address, "Krafter Reports is listening");
@@ -196,7 +212,8 @@ async fn work(config: &Config, store: PgStore, clock: Arc<dyn Clock>) -> anyhow:
         "KRAFTER_WORKERS is 0: `krafter worker` has nothing to run"
     );
     let artefacts = Arc::new(open_artefacts(config)?);
-    let (stop, workers) = spawn_workers(config, &store, artefacts, clock, count);
+    let adapters = SharingAdapters::from_config(config, &config.bind)?;
+    let (stop, workers) = spawn_workers(config, &store, artefacts, clock, &adapters, count)?;
     let signal = shutdown_signal().await?;
     tracing::info!(signal, "stopping: finishing the exports in flight");
     let _ = stop.send(true);
@@ -217,24 +234,46 @@ fn open_artefacts(config: &Config) -> anyhow::Result<FsArtefactStore> {
     Ok(store)
 }
 
-/// Starts `count` export workers; sending `true` on the returned channel stops them after the
-/// job in hand.
+type Workers = (watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>);
+
+/// Starts `count` workers (exports and deliveries, from one queue); sending `true` on the
+/// returned channel stops them after the job in hand.
 fn spawn_workers(
     config: &Config,
     store: &PgStore,
     artefacts: Arc<FsArtefactStore>,
     clock: Arc<dyn Clock>,
+    adapters: &SharingAdapters,
     count: usize,
-) -> (watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>) {
+) -> anyhow::Result<Workers> {
     let (stop, stopped) = watch::channel(false);
-    let worker = Arc::new(ExportWorker::new(
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-        artefacts,
-        Arc::new(Renderer::new()),
-        clock,
-        WorkerConfig::new(config.scratch_dir()),
-    ));
+    let mut worker_config = WorkerConfig::new(config.scratch_dir());
+    worker_config.lease = config.job_lease().map_err(anyhow::Error::msg)?;
+    worker_config.heartbeat_every = worker_config.lease / 3;
+    let deliveries = Arc::new(DeliveryWorker::new(DeliveryWorkerDeps {
+        queue: Arc::new(store.clone()),
+        source: Arc::new(store.clone()),
+        artefacts: artefacts.clone(),
+        mailer: adapters.mailer.clone(),
+        webhooks: adapters.webhooks.clone(),
+        links: adapters.links.clone(),
+        clock: clock.clone(),
+        public_url: adapters.public_url.clone(),
+        retry: worker_config.retry,
+        lease: worker_config.lease,
+        heartbeat_every: worker_config.heartbeat_every,
+    }));
+    let worker = Arc::new(
+        ExportWorker::new(
+            Arc::new(store.clone()),
+            Arc::new(store.clone()),
+            artefacts,
+            Arc::new(Renderer::new()),
+            clock,
+            worker_config,
+        )
+        .with_deliveries(deliveries),
+    );
     let handles = (0..count)
         .map(|n| {
             let worker = worker.clone();
@@ -249,8 +288,8 @@ fn spawn_workers(
             })
         })
         .collect();
-    tracing::info!(workers = count, "export workers started");
-    (stop, handles)
+    tracing::info!(workers = count, "workers started (exports and deliveries)");
+    Ok((stop, handles))
 }
 
 /// The name of the first of SIGINT and SIGTERM to arrive.

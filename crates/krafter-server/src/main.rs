@@ -5,6 +5,7 @@ mod app;
 mod cli;
 mod config;
 mod demo;
+mod sharing;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;

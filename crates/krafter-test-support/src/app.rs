@@ -13,14 +13,18 @@ use diesel::sql_types::{Integer, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::access::{ApiKeyRepository, NewApiKey, Scope, Scopes};
+use krafter_delivery::links::{JwtLinks, SigningKeys};
+use krafter_delivery::mail::SmtpMailer;
+use krafter_delivery::webhook::SlackWebhooks;
 use krafter_domain::export::{
     ExportWorker, JobQueue, ReportRenderer, RetryPolicy, WorkOutcome, WorkerConfig,
 };
+use krafter_domain::share::{DeliveryWorker, DeliveryWorkerDeps, Mailer};
 use krafter_domain::ids::OrgId;
 use krafter_domain::organisation::{Organisation, OrganisationRepository};
 use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
 use krafter_domain::{Clock, SystemClock};
-use krafter_http::Services;
+use krafter_http::{Services, Sharing};
 use krafter_postgres::PgStore;
 use krafter_render::{FsArtefactStore, Renderer};
 
@@ -33,9 +37,26 @@ pub struct TestAppBuilder {
     renderer: Arc<dyn ReportRenderer>,
     retry: RetryPolicy,
     lease: Duration,
+    smtp: Option<(String, Option<Vec<u8>>)>,
+    webhook_timeout: Duration,
 }
 
+/// The link signing keys of every test app (and of tests that sign their own tokens).
+pub const TEST_SIGNING_KEYS: &str = "test-key:0123456789abcdef0123456789abcdef-test";
+
 impl TestAppBuilder {
+    /// Email through the SMTP server at `url` (lettre's URL form), trusting `root_pem` too.
+    pub fn smtp(mut self, url: &str, root_pem: Option<Vec<u8>>) -> Self {
+        self.smtp = Some((url.to_owned(), root_pem));
+        self
+    }
+
+    /// Each webhook attempt's total timeout (10 s by default).
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -85,7 +106,34 @@ impl TestAppBuilder {
         );
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let services = Services::over(store.clone(), artefacts.clone(), self.clock.clone());
+        // Loopback webhooks are the test servers: allowed here only, by the named test setting.
+        let webhooks = Arc::new(
+            SlackWebhooks::new(Vec::new())
+                .allow_loopback_for_tests(true)
+                .timeout(self.webhook_timeout),
+        );
+        let links = Arc::new(JwtLinks::new(
+            SigningKeys::parse(TEST_SIGNING_KEYS).expect("the test keys parse"),
+        ));
+        let mailer: Option<Arc<dyn Mailer>> = self.smtp.as_ref().map(|(url, root)| {
+            let mut mailer =
+                SmtpMailer::from_url(url, "Krafter Reports <reports@krafter.test>")
+                    .expect("the test SMTP URL is valid");
+            if let Some(pem) = root {
+                mailer = mailer
+                    .add_root_certificate_pem(pem)
+                    .expect("the test root certificate parses");
+            }
+            Arc::new(mailer) as Arc<dyn Mailer>
+        });
+        let sharing = Sharing {
+            webhooks: webhooks.clone(),
+            links: links.clone(),
+            renderer: Arc::new(Renderer::new()),
+            public_url: base_url.clone(),
+            email_enabled: mailer.is_some(),
+        };
+        let services = Services::over(store.clone(), artefacts.clone(), self.clock.clone(), sharing);
         let server = krafter_http::server(listener, services).expect("the server starts");
         let handle = server.handle();
         tokio::spawn(server);
@@ -94,14 +142,30 @@ impl TestAppBuilder {
         config.heartbeat_every = self.lease / 3;
         config.poll_every = Duration::from_millis(200);
         config.retry = self.retry;
-        let worker = Arc::new(ExportWorker::new(
-            Arc::new(store.clone()),
-            Arc::new(store.clone()),
-            artefacts,
-            self.renderer,
-            self.clock,
-            config,
-        ));
+        let deliveries = Arc::new(DeliveryWorker::new(DeliveryWorkerDeps {
+            queue: Arc::new(store.clone()),
+            source: Arc::new(store.clone()),
+            artefacts: artefacts.clone(),
+            mailer,
+            webhooks,
+            links,
+            clock: self.clock.clone(),
+            public_url: base_url.clone(),
+            retry: config.retry,
+            lease: config.lease,
+            heartbeat_every: config.heartbeat_every,
+        }));
+        let worker = Arc::new(
+            ExportWorker::new(
+                Arc::new(store.clone()),
+                Arc::new(store.clone()),
+                artefacts,
+                self.renderer,
+                self.clock,
+                config,
+            )
+            .with_deliveries(deliveries),
+        );
         TestApp {
             base_url,
             client: reqwest::Client::new(),
@@ -147,6 +211,8 @@ impl TestApp {
             renderer: Arc::new(Renderer::new()),
             retry: RetryPolicy::default(),
             lease: Duration::from_secs(30),
+            smtp: None,
+            webhook_timeout: Duration::from_secs(10),
         }
     }
 
@@ -203,7 +269,7 @@ impl TestApp {
             .expect("connect");
         let id = uuid::Uuid::parse_str(report_id).expect("a report id");
         let row: Attempts =
-            diesel::sql_query("SELECT attempts FROM export_jobs WHERE report_id = $1")
+            diesel::sql_query("SELECT attempts FROM jobs WHERE id = $1")
                 .bind::<SqlUuid, _>(id)
                 .get_result(&mut conn)
                 .await
@@ -211,7 +277,26 @@ impl TestApp {
         row.attempts
     }
 
-    /// How many artefact files are stored.
+    /// When job `id` (a report's or a delivery's) is due next.
+    pub async fn job_run_at(&self, id: &str) -> chrono::DateTime<Utc> {
+        #[derive(QueryableByName)]
+        struct RunAt {
+            #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+            run_at: chrono::DateTime<Utc>,
+        }
+        let mut conn = AsyncPgConnection::establish(self.db.url())
+            .await
+            .expect("connect");
+        let id = uuid::Uuid::parse_str(id).expect("a job id");
+        let row: RunAt = diesel::sql_query("SELECT run_at FROM jobs WHERE id = $1")
+            .bind::<SqlUuid, _>(id)
+            .get_result(&mut conn)
+            .await
+            .expect("the job exists");
+        row.run_at
+    }
+
+    /// How many artefacts are stored (the findings previews kept beside them not counted).
     pub fn artefact_files(&self) -> usize {
         fn count(dir: PathBuf) -> usize {
             std::fs::read_dir(&dir)
@@ -221,6 +306,8 @@ impl TestApp {
                         .map(|e| {
                             if e.path().is_dir() {
                                 count(e.path())
+                            } else if e.path().to_string_lossy().ends_with(".preview.json") {
+                                0
                             } else {
                                 1
                             }
@@ -310,7 +397,7 @@ impl Drop for TestApp {
         match outstanding {
             Ok(n) if n == expected => {}
             Ok(n) => panic!(
-                "{n} export job(s) left unprocessed (expected {expected}): call run_pending_jobs"
+                "{n} job(s) left unprocessed (expected {expected}): call run_pending_jobs"
             ),
             Err(e) => panic!("could not count outstanding export jobs: {e}"),
         }

@@ -3,6 +3,7 @@
 pub mod app;
 pub mod cluster;
 pub mod db;
+pub mod smtp;
 pub mod vectors;
 
 pub use app::{Tenant, TestApp};

@@ -16,6 +16,97 @@ pub struct ReportHeader {
     pub project_slug: String,
     pub project_name: String,
     pub generated_at: DateTime<Utc>,
+    /// Where a reader of the page can download the artefact (the public viewer's link); `None`
+    /// in artefacts themselves.
+    pub download_url: Option<String>,
+    /// How many findings the report holds when fewer are pushed (the viewer shows the preview
+    /// kept at export time); `None`: as many as pushed.
+    pub listed_total: Option<u64>,
+}
+
+/// Findings kept with an artefact for the public viewer: the first [`PREVIEW_FINDINGS`] (highest
+/// priority first) and how many there were in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingsPreview {
+    pub findings: Vec<ReportFinding>,
+    pub total: u64,
+}
+
+/// How many findings a preview keeps: as many as the PDF and HTML artefacts list.
+pub const PREVIEW_FINDINGS: usize = 1_000;
+
+/// The key of the preview kept beside the artefact stored under `artefact_key`.
+pub fn preview_key(artefact_key: &str) -> String {
+    format!("{artefact_key}.preview.json")
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPreview {
+    total: u64,
+    findings: Vec<StoredFinding>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredFinding {
+    id: FindingId,
+    title: String,
+    severity: String,
+    status: String,
+    priority_score: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl FindingsPreview {
+    /// Keeps the first findings, counts them all.
+    pub fn push(&mut self, batch: &[ReportFinding]) {
+        let room = PREVIEW_FINDINGS.saturating_sub(self.findings.len());
+        self.findings.extend(batch.iter().take(room).cloned());
+        self.total += batch.len() as u64;
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let stored = StoredPreview {
+            total: self.total,
+            findings: self
+                .findings
+                .iter()
+                .map(|f| StoredFinding {
+                    id: f.id,
+                    title: f.title.clone(),
+                    severity: f.severity.as_str().to_owned(),
+                    status: f.status.as_str().to_owned(),
+                    priority_score: f.priority_score,
+                    created_at: f.created_at,
+                    updated_at: f.updated_at,
+                })
+                .collect(),
+        };
+        serde_json::to_vec(&stored).expect("a preview serialises")
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let stored: StoredPreview = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let findings = stored
+            .findings
+            .into_iter()
+            .map(|f| {
+                Ok(ReportFinding {
+                    id: f.id,
+                    title: f.title,
+                    severity: Severity::parse(&f.severity).map_err(|e| e.to_string())?,
+                    status: FindingStatus::parse(&f.status).map_err(|e| e.to_string())?,
+                    priority_score: f.priority_score,
+                    created_at: f.created_at,
+                    updated_at: f.updated_at,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self {
+            findings,
+            total: stored.total,
+        })
+    }
 }
 
 /// A finding open at the end of the report's period, as it was then.

@@ -9,9 +9,12 @@ mod request;
 mod service;
 mod worker;
 
-pub use document::{RenderError, RenderSession, ReportFinding, ReportHeader, ReportRenderer};
+pub use document::{
+    preview_key, FindingsPreview, RenderError, RenderSession, ReportFinding, ReportHeader,
+    ReportRenderer, PREVIEW_FINDINGS,
+};
 pub use ports::{
-    ArtefactStore, ArtefactStoreError, ClaimedJob, Enqueued, ExportRepoError, ExportRepository,
+    ArtefactStore, ArtefactStoreError, Claimed, ClaimedJob, Enqueued, ExportRepoError, ExportRepository,
     FindingBatches, JobQueue, JobQueueError, NewExport, ReportCursor, ReportQuery, ReportSource,
     ReportSourceError,
 };

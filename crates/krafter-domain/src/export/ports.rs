@@ -91,6 +91,23 @@ pub struct ClaimedJob {
     pub lease_token: uuid::Uuid,
 }
 
+/// A job of either kind, as `claim` hands it out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claimed {
+    Export(ClaimedJob),
+    Delivery(crate::share::ClaimedDelivery),
+}
+
+impl Claimed {
+    /// The export job, if this is one.
+    pub fn into_export(self) -> Option<ClaimedJob> {
+        match self {
+            Claimed::Export(job) => Some(job),
+            Claimed::Delivery(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobQueueError {
     /// The lease ran out and another worker took the job over; this worker must stop and write nothing.
@@ -100,21 +117,25 @@ pub enum JobQueueError {
     Storage(#[from] StorageError),
 }
 
-/// The export jobs, drained by workers on any node.
+/// The job queue, drained by workers on any node: export jobs and delivery jobs (whose own
+/// operations are [`crate::share::DeliveryQueue`]'s) in one queue.
 ///
 /// Contract:
-/// - `claim` takes the oldest job that is due (queued with `run_at` passed, or running with an
-///   expired lease), without waiting on jobs other workers are claiming (`SKIP LOCKED`); counts
-///   the attempt, gives it a new lease token valid for `lease`, and moves the report to
-///   `exporting`. `None` when nothing is due.
+/// - `claim` takes the oldest job of either kind that is due (queued with `run_at` passed, or
+///   running with an expired lease), without waiting on jobs other workers are claiming
+///   (`SKIP LOCKED`); counts the attempt and gives it a new lease token valid for `lease`. An
+///   export job moves its report to `exporting`; a delivery job comes with its delivery, share
+///   and report as they are. `None` when nothing is due.
 /// - `heartbeat`, `complete`, `retry` and `fail` act only while `job.lease_token` still holds the
 ///   lease, and answer `LeaseLost` otherwise, writing nothing.
-/// - `complete` stores the artefact and moves the report to `exported`, with `exported_at`.
+/// - `complete` stores the artefact and moves the report to `exported` (`shared` when it was
+///   shared meanwhile), with `exported_at`, and makes the deliveries waiting for it due.
 /// - `retry` moves the report back to `queued` and the job to run again at `at`, keeping `reason`.
-/// - `fail` moves the report to `failed` with `reason` and gives the unit it was charged back to
-///   the quota, exactly once.
+/// - `fail` moves the report to `failed` with `reason`, gives the unit it was charged back to
+///   the quota, exactly once (none for an uncharged placeholder), and makes the deliveries
+///   waiting for it due (they then fail, saying why).
 /// - `wait` returns when a job may have become due (a notification) or after `timeout`.
-/// - `outstanding` counts jobs not yet finished (queued or running).
+/// - `outstanding` counts jobs of either kind not yet finished (queued or running).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync {
@@ -122,7 +143,7 @@ pub trait JobQueue: Send + Sync {
         &self,
         worker: &str,
         lease: Duration,
-    ) -> Result<Option<ClaimedJob>, JobQueueError>;
+    ) -> Result<Option<Claimed>, JobQueueError>;
     async fn heartbeat(&self, job: &ClaimedJob, lease: Duration) -> Result<(), JobQueueError>;
     async fn complete(&self, job: &ClaimedJob, artefact: &Artefact) -> Result<(), JobQueueError>;
     async fn retry(

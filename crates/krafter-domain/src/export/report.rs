@@ -80,7 +80,8 @@ impl ReportStatus {
     ///   reclaimed a job whose previous worker's lease ran out.
     /// - `exporting → queued`: an attempt failed and another is scheduled.
     /// - `exporting → exported | failed`: the job finished.
-    /// - `exported | shared → shared`: the report was shared (again).
+    /// - `exported | shared → shared`: the report was shared (again); `exporting → shared`: the
+    ///   export of a report shared while it ran finished.
     ///
     /// Nothing leaves `failed`, and nothing goes back from `exported` or `shared`, so that a
     /// late worker cannot overwrite a later state with an earlier one.
@@ -90,7 +91,7 @@ impl ReportStatus {
             Queued => &[Exporting],
             Exporting => &[Queued, Exporting],
             Exported | Failed => &[Exporting],
-            Shared => &[Exported, Shared],
+            Shared => &[Exporting, Exported, Shared],
         }
     }
 
@@ -167,6 +168,7 @@ mod tests {
         assert_eq!(Exporting.transition(Failed), Ok(Failed));
         assert_eq!(Exported.transition(Shared), Ok(Shared));
         assert_eq!(Shared.transition(Shared), Ok(Shared));
+        assert_eq!(Exporting.transition(Shared), Ok(Shared));
         for (from, to) in [
             (Exported, Exporting),
             (Exported, Queued),

@@ -7,9 +7,14 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use crate::clock::Clock;
-use crate::export::document::{RenderError, ReportHeader, ReportRenderer};
-use crate::export::ports::{ArtefactStore, ClaimedJob, JobQueue, JobQueueError, ReportSource};
+use crate::export::document::{
+    preview_key, FindingsPreview, RenderError, ReportHeader, ReportRenderer,
+};
+use crate::export::ports::{
+    ArtefactStore, Claimed, ClaimedJob, JobQueue, JobQueueError, ReportSource,
+};
 use crate::export::report::{Artefact, ReportId};
+use crate::share::{DeliveryOutcome, DeliveryWorker};
 
 /// Exponential backoff: attempt `n` (1-based) that failed waits `base * 2^(n-1)`, capped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +86,8 @@ pub enum WorkOutcome {
     },
     /// Another worker took the job over; this one wrote nothing.
     LeaseLost(ReportId),
+    /// A delivery job was carried out.
+    Delivery(DeliveryOutcome),
 }
 
 pub struct ExportWorker {
@@ -90,6 +97,7 @@ pub struct ExportWorker {
     renderer: Arc<dyn ReportRenderer>,
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
+    deliveries: Option<Arc<DeliveryWorker>>,
 }
 
 impl ExportWorker {
@@ -108,7 +116,15 @@ impl ExportWorker {
             renderer,
             clock,
             config,
+            deliveries: None,
         }
+    }
+
+    /// Carries out delivery jobs too (the queue holds both kinds). Without it, a claimed
+    /// delivery is left to its lease and taken by a worker that has one.
+    pub fn with_deliveries(mut self, deliveries: Arc<DeliveryWorker>) -> Self {
+        self.deliveries = Some(deliveries);
+        self
     }
 
     /// Works until `shutdown` resolves, finishing the job in hand first.
@@ -151,8 +167,17 @@ impl ExportWorker {
 
     /// Claims one due job, if any, and takes it to its next state.
     pub async fn run_once(&self, name: &str) -> Result<WorkOutcome, JobQueueError> {
-        let Some(job) = self.queue.claim(name, self.config.lease).await? else {
-            return Ok(WorkOutcome::Idle);
+        let job = match self.queue.claim(name, self.config.lease).await? {
+            None => return Ok(WorkOutcome::Idle),
+            Some(Claimed::Export(job)) => job,
+            Some(Claimed::Delivery(job)) => {
+                let Some(deliveries) = &self.deliveries else {
+                    tracing::error!(worker = name, delivery = %job.delivery.id, "this worker cannot send deliveries; another will take the job when its lease runs out");
+                    return Ok(WorkOutcome::Idle);
+                };
+                let outcome = deliveries.handle(name, job).await?;
+                return Ok(WorkOutcome::Delivery(outcome));
+            }
         };
         let report = job.report.id;
         tracing::info!(worker = name, %report, attempt = job.attempt, format = %job.report.format, "export started");
@@ -223,6 +248,8 @@ impl ExportWorker {
             project_slug,
             project_name,
             generated_at: self.clock.now(),
+            download_url: None,
+            listed_total: None,
         };
         std::fs::create_dir_all(&self.config.scratch_dir)
             .map_err(|e| format!("scratch directory: {e}"))?;
@@ -232,32 +259,56 @@ impl ExportWorker {
             job.lease_token,
             report.format.extension()
         ));
+        let preview_path = path.with_extension("preview.json.part");
         let result = self.render_to(&header, &path).await;
         let stored = match result {
-            Ok(()) => {
+            Ok(preview) => {
                 let key = format!(
                     "{}/{}.{}",
                     report.org_id,
                     report.id,
                     report.format.extension()
                 );
-                self.artefacts
-                    .put_file(&key, &path)
-                    .await
-                    .map(|size_bytes| Artefact { key, size_bytes })
-                    .map_err(|e| e.to_string())
+                self.store(&key, &path, &preview, &preview_path).await
             }
             Err(e) => Err(e.to_string()),
         };
         let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&preview_path);
         stored
     }
 
+    /// Stores the findings preview (for the public viewer) first, then the artefact: once the
+    /// artefact is there, so is its preview.
+    async fn store(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        preview: &FindingsPreview,
+        preview_path: &std::path::Path,
+    ) -> Result<Artefact, String> {
+        std::fs::write(preview_path, preview.to_json())
+            .map_err(|e| format!("could not write the findings preview: {e}"))?;
+        self.artefacts
+            .put_file(&preview_key(key), preview_path)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.artefacts
+            .put_file(key, path)
+            .await
+            .map(|size_bytes| Artefact {
+                key: key.to_owned(),
+                size_bytes,
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    /// Renders the artefact into `path`; answers the preview of its findings.
     async fn render_to(
         &self,
         header: &ReportHeader,
         path: &std::path::Path,
-    ) -> Result<(), RenderError> {
+    ) -> Result<FindingsPreview, RenderError> {
         let file = std::fs::File::create(path)?;
         let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, file));
         let mut session = self.renderer.start(header, out)?;
@@ -270,18 +321,21 @@ impl ExportWorker {
             )
             .await
             .map_err(|e| RenderError::Render(e.to_string()))?;
+        let mut preview = FindingsPreview::default();
         while let Some(batch) = batches
             .next_batch()
             .await
             .map_err(|e| RenderError::Render(e.to_string()))?
         {
+            preview.push(&batch);
             session = tokio::task::spawn_blocking(move || session.push(&batch).map(|()| session))
                 .await
                 .map_err(|e| RenderError::Render(e.to_string()))??;
         }
         tokio::task::spawn_blocking(move || session.finish())
             .await
-            .map_err(|e| RenderError::Render(e.to_string()))?
+            .map_err(|e| RenderError::Render(e.to_string()))??;
+        Ok(preview)
     }
 }
 
@@ -454,7 +508,7 @@ mod worker_tests {
         let mut queue = MockJobQueue::new();
         queue
             .expect_claim()
-            .return_once(move |_, _| Ok(Some(claimed)));
+            .return_once(move |_, _| Ok(Some(Claimed::Export(claimed))));
         let completed = Arc::new(Mutex::new(None));
         let seen = completed.clone();
         queue.expect_complete().returning(move |_, artefact| {
@@ -462,7 +516,14 @@ mod worker_tests {
             Ok(())
         });
         let mut artefacts = MockArtefactStore::new();
-        artefacts.expect_put_file().returning(|_, path| {
+        artefacts.expect_put_file().returning(|key, path| {
+            if key.ends_with(".preview.json") {
+                assert_eq!(
+                    std::fs::read(path).unwrap(),
+                    br#"{"total":0,"findings":[]}"#
+                );
+                return Ok(25);
+            }
             assert_eq!(std::fs::read(path).unwrap(), b"rendered");
             Ok(8)
         });
@@ -483,7 +544,7 @@ mod worker_tests {
         let mut queue = MockJobQueue::new();
         queue
             .expect_claim()
-            .return_once(move |_, _| Ok(Some(claimed)));
+            .return_once(move |_, _| Ok(Some(Claimed::Export(claimed))));
         queue.expect_retry().returning(|_, reason, at| {
             assert_eq!(reason, "could not render the report: boom");
             // Attempt 2 waits base * 2 = 4 s with the default policy.
@@ -503,7 +564,9 @@ mod worker_tests {
         let last = job(5);
         let id = last.report.id;
         let mut queue = MockJobQueue::new();
-        queue.expect_claim().return_once(move |_, _| Ok(Some(last)));
+        queue
+            .expect_claim()
+            .return_once(move |_, _| Ok(Some(Claimed::Export(last))));
         queue.expect_fail().times(1).returning(|_, _| Ok(()));
         let (worker, _dir) = make_worker(queue, MockArtefactStore::new(), true);
         assert_eq!(
@@ -522,7 +585,7 @@ mod worker_tests {
         let mut queue = MockJobQueue::new();
         queue
             .expect_claim()
-            .return_once(move |_, _| Ok(Some(claimed)));
+            .return_once(move |_, _| Ok(Some(Claimed::Export(claimed))));
         queue
             .expect_complete()
             .returning(|_, _| Err(JobQueueError::LeaseLost));

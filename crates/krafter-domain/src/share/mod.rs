@@ -19,6 +19,6 @@ pub use ports::{
 #[cfg(feature = "mock")]
 pub use ports::{MockDeliveryQueue, MockLinkSigner, MockMailer, MockShareRepository, MockWebhooks};
 pub use request::{EmailAddress, ShareRequest, ShareTarget, WebhookUrl, DEFAULT_LINK_DAYS, MAX_RECIPIENTS};
-pub use service::{ShareError, Shared, Shares};
+pub use service::{viewer_url, ShareError, Shared, Shares, SharesDeps, ViewerPage, VIEWER_PATH};
 pub use share::{Share, ShareChannel, ShareId};
-pub use worker::{DeliveryOutcome, DeliveryWorker};
+pub use worker::{DeliveryOutcome, DeliveryWorker, DeliveryWorkerDeps, OUTCOME_UNKNOWN};

@@ -110,6 +110,9 @@ pub enum ShareRepoError {
     ReportFailed,
     #[error("no such share in this project")]
     ShareNotFound,
+    /// The report row could not be moved to shared (its status changed under the request).
+    #[error("the report could not be updated")]
+    ReportNotUpdated,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }

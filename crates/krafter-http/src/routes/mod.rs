@@ -4,6 +4,7 @@ pub mod findings;
 pub mod health;
 pub mod regressions;
 pub mod reports;
+pub mod shares;
 pub mod summary;
 
 use actix_web::{web, HttpRequest};

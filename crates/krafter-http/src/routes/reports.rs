@@ -129,14 +129,14 @@ pub async fn export(
     Ok(response)
 }
 
-fn detail(req: &HttpRequest, project: &Project, report: &Report) -> ReportDetailDto {
+/// The report with its `download_url`, built from the configured public URL: never from the
+/// request's `Host` or `X-Forwarded-*` headers, which the client controls.
+fn detail(services: &Services, project: &Project, report: &Report) -> ReportDetailDto {
     let download_url =
         matches!(report.status, ReportStatus::Exported | ReportStatus::Shared).then(|| {
-            let info = req.connection_info();
             format!(
-                "{}://{}/api/v1/orgs/{}/projects/{}/audit/reports/{}/download",
-                info.scheme(),
-                info.host(),
+                "{}/api/v1/orgs/{}/projects/{}/audit/reports/{}/download",
+                services.shares.public_url(),
                 project.org_id,
                 project.slug,
                 report.id
@@ -184,7 +184,7 @@ pub async fn list(
     Ok(Reply::page(
         page.items
             .iter()
-            .map(|r| detail(&req, &project, r))
+            .map(|r| detail(&services, &project, r))
             .collect(),
         page.next.map(|c| c.encode()),
     ))
@@ -211,7 +211,7 @@ pub async fn get(
     let project = project_access(&req, &services, Scope::AuditRead, &path.project).await?;
     let id: ReportId = path_id(&path.report_id, NO_REPORT)?;
     let report = services.exports.report(&project, id).await?;
-    Ok(Reply::ok(detail(&req, &project, &report)))
+    Ok(Reply::ok(detail(&services, &project, &report)))
 }
 
 /// Download a report's artefact.

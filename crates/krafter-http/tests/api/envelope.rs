@@ -137,6 +137,19 @@ async fn the_openapi_document_describes_every_route() {
             format!("{audit}/reports/{{report_id}}/download"),
             vec!["get"],
         ),
+        (format!("{audit}/reports/share"), vec!["post"]),
+        (
+            format!("{audit}/reports/{{report_id}}/deliveries"),
+            vec!["get"],
+        ),
+        (
+            format!("{audit}/reports/{{report_id}}/shares"),
+            vec!["get"],
+        ),
+        (
+            format!("{audit}/reports/shares/{{share_id}}"),
+            vec!["delete"],
+        ),
         ("/healthz".to_owned(), vec!["get"]),
         ("/readyz".to_owned(), vec!["get"]),
     ];

@@ -581,6 +581,7 @@ async fn a_job_abandoned_mid_export_is_reclaimed_and_finishes_once() {
         .claim("doomed-worker", Duration::from_millis(400))
         .await
         .unwrap()
+        .and_then(krafter_domain::export::Claimed::into_export)
         .expect("a job");
     assert_eq!(dead.attempt, 1);
     assert_eq!(settled_status(&app, &t, &id).await, "exporting");

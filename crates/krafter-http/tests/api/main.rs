@@ -5,4 +5,5 @@ mod envelope;
 mod exports;
 mod findings;
 mod helpers;
+mod shares;
 mod summary;

@@ -19,9 +19,9 @@ use krafter_domain::page::Page;
 use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
-use crate::repos::jobs::{notify_workers, JobState};
+use crate::repos::jobs::{notify_workers, JobKind, JobState};
 use crate::rows::ReportRow;
-use crate::schema::{export_jobs, idempotency_keys, organisations, quota_usage, reports};
+use crate::schema::{idempotency_keys, jobs, organisations, quota_usage, reports};
 use crate::PgStore;
 
 /// Why an export transaction stopped; anything but `Db` and `Storage` is an answer.
@@ -178,20 +178,28 @@ async fn enqueue_in(
         .get_result(conn)
         .await?
         .try_into()?;
-    diesel::insert_into(export_jobs::table)
-        .values((
-            export_jobs::report_id.eq(row.id),
-            export_jobs::state.eq(JobState::Queued as i16),
-            export_jobs::attempts.eq(0),
-            export_jobs::run_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
+    insert_export_job(conn, row.id).await?;
     notify_workers(conn).await?;
     Ok(Enqueued::Created {
         report,
         remaining: remaining(limit, used),
     })
+}
+
+/// Queues the export of report `id`, due now.
+pub(crate) async fn insert_export_job(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::id.eq(id),
+            jobs::kind.eq(JobKind::Export as i16),
+            jobs::report_id.eq(id),
+            jobs::state.eq(JobState::Queued as i16),
+            jobs::attempts.eq(0),
+            jobs::run_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]

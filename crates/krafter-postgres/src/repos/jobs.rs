@@ -1,7 +1,10 @@
-//! The export job queue, in `export_jobs`, one row per report.
+//! The job queue, in `jobs`: one row per export (its id is the report's) and one per delivery
+//! (its id is the delivery's).
 //!
-//! - `claim` takes the oldest due job with `FOR UPDATE SKIP LOCKED`, so concurrent claimers
-//!   never wait for each other nor get the same job, and gives it a fresh lease token.
+//! - `claim` takes the oldest due job of either kind with `FOR UPDATE SKIP LOCKED`, so
+//!   concurrent claimers never wait for each other nor get the same job, and gives it a fresh
+//!   lease token. A delivery job waiting for its report's export has `run_at = 'infinity'`
+//!   until the export ends (`complete` or `fail` make it due in the same transaction).
 //! - Every later write by the worker (`heartbeat`, `complete`, `retry`, `fail`) is guarded by
 //!   `report_id = $ AND lease_token = $ AND state = running`; when that matches no row, the lease
 //!   was lost and the transaction writes nothing.
@@ -22,13 +25,15 @@ use diesel::result::Error as DieselError;
 use diesel::sql_types::{Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::{FutureExt, StreamExt};
-use krafter_domain::export::{Artefact, ClaimedJob, JobQueue, JobQueueError, Report, ReportStatus};
+use krafter_domain::export::{
+    Artefact, Claimed, ClaimedJob, JobQueue, JobQueueError, Report, ReportStatus,
+};
 use krafter_domain::storage::StorageError;
 use tokio::sync::{watch, Mutex};
 use uuid::Uuid;
 
 use crate::rows::{report_sources, ReportRow};
-use crate::schema::{export_jobs, quota_usage, reports};
+use crate::schema::{jobs, quota_usage, reports};
 use crate::PgStore;
 
 /// The channel `enqueue` notifies and `wait` listens on.
@@ -41,6 +46,14 @@ pub(crate) enum JobState {
     Queued = 0,
     Running = 1,
     Done = 2,
+}
+
+/// What a job is for, as stored (stable codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i16)]
+pub(crate) enum JobKind {
+    Export = 0,
+    Delivery = 1,
 }
 
 /// Wakes the workers listening on this schema's jobs, when the caller's transaction commits.
@@ -66,7 +79,7 @@ fn interval(d: Duration) -> Result<PgInterval, StorageError> {
 }
 
 /// Why a queue transaction stopped.
-enum Tx {
+pub(crate) enum Tx {
     Db(DieselError),
     Storage(StorageError),
     LeaseLost,
@@ -94,22 +107,39 @@ impl From<Tx> for JobQueueError {
     }
 }
 
+/// A claimed job's row and the token that proves its lease.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lease {
+    pub job: Uuid,
+    pub token: Uuid,
+}
+
+impl From<&ClaimedJob> for Lease {
+    fn from(job: &ClaimedJob) -> Self {
+        Lease {
+            job: job.report.id.as_uuid(),
+            token: job.lease_token,
+        }
+    }
+}
+
 /// Ends the job's lease, leaving the job in `state` (`Queued` to run again at `run_at`, or
-/// `Done`) with `last_error`; `LeaseLost` unless `job` still holds the lease.
-async fn release(
+/// `Done`) with `last_error`; `LeaseLost` unless `lease` still holds.
+pub(crate) async fn release(
     conn: &mut AsyncPgConnection,
-    job: &ClaimedJob,
+    lease: impl Into<Lease>,
     state: JobState,
     run_at: Option<DateTime<Utc>>,
     last_error: Option<&str>,
 ) -> Result<(), Tx> {
-    use export_jobs as j;
+    use jobs as j;
+    let lease = lease.into();
     // `run_at` stays as it is unless a new time is given.
     let run_at = sql::<Timestamptz>("coalesce(")
         .bind::<Nullable<Timestamptz>, _>(run_at)
         .sql(", run_at)");
-    let released = diesel::update(j::table.find(job.report.id.as_uuid()))
-        .filter(j::lease_token.eq(job.lease_token))
+    let released = diesel::update(j::table.find(lease.job))
+        .filter(j::lease_token.eq(lease.token))
         .filter(j::state.eq(JobState::Running as i16))
         .set((
             j::state.eq(state as i16),
@@ -142,10 +172,21 @@ async fn move_report(
         .map(|a| i64::try_from(a.size_bytes))
         .transpose()
         .map_err(StorageError::new)?;
+    // A report shared while its export ran is `shared` once exported.
+    let shared_code = if exported {
+        ReportStatus::Shared.code()
+    } else {
+        target.code()
+    };
+    let status = sql::<diesel::sql_types::SmallInt>("CASE WHEN shared_at IS NULL THEN ")
+        .bind::<diesel::sql_types::SmallInt, _>(target.code())
+        .sql(" ELSE ")
+        .bind::<diesel::sql_types::SmallInt, _>(shared_code)
+        .sql(" END");
     let row = diesel::update(r::table.find(id))
         .filter(r::status.eq_any(report_sources(target)))
         .set((
-            r::status.eq(target.code()),
+            r::status.eq(status),
             r::error.eq(error),
             r::artefact_key.eq(artefact.map(|a| a.key.as_str())),
             r::artefact_size.eq(size),
@@ -163,15 +204,27 @@ async fn move_report(
     Ok(row)
 }
 
+/// Makes the delivery jobs waiting for `report`'s export due now.
+async fn wake_deliveries(conn: &mut AsyncPgConnection, report: Uuid) -> QueryResult<usize> {
+    use jobs as j;
+    diesel::update(j::table)
+        .filter(j::report_id.eq(report))
+        .filter(j::kind.eq(JobKind::Delivery as i16))
+        .filter(j::state.eq(JobState::Queued as i16))
+        .set(j::run_at.eq(db_now()))
+        .execute(conn)
+        .await
+}
+
 /// Claims the oldest due job, if any, in the caller's transaction.
 async fn claim_in(
     conn: &mut AsyncPgConnection,
     worker: &str,
     lease: PgInterval,
-) -> Result<Option<ClaimedJob>, Tx> {
-    use export_jobs as j;
+) -> Result<Option<Claimed>, Tx> {
+    use jobs as j;
     loop {
-        let due: Option<Uuid> = j::table
+        let due: Option<(Uuid, i16)> = j::table
             .filter(j::state.ne(JobState::Done as i16))
             .filter(
                 j::state
@@ -181,17 +234,22 @@ async fn claim_in(
                         .eq(JobState::Running as i16)
                         .and(j::lease_expires_at.lt(db_now().nullable()))),
             )
-            .order((j::run_at.asc(), j::report_id.asc()))
-            .select(j::report_id)
+            .order((j::run_at.asc(), j::id.asc()))
+            .select((j::id, j::kind))
             .limit(1)
             .for_update()
             .skip_locked()
             .first(conn)
             .await
             .optional()?;
-        let Some(id) = due else {
+        let Some((id, kind)) = due else {
             return Ok(None);
         };
+        if kind == JobKind::Delivery as i16 {
+            let (token, attempt) = take_lease(conn, id, worker, lease).await?;
+            let claimed = crate::repos::deliveries::claimed(conn, id, attempt, token).await?;
+            return Ok(Some(Claimed::Delivery(claimed)));
+        }
         let Some(report) = move_report(conn, id, ReportStatus::Exporting, None, None).await? else {
             // The report is already final: its job has nothing left to do.
             diesel::update(j::table.find(id))
@@ -205,25 +263,59 @@ async fn claim_in(
                 .await?;
             continue;
         };
-        let token = Uuid::new_v4();
-        let attempts: i32 = diesel::update(j::table.find(id))
-            .set((
-                j::state.eq(JobState::Running as i16),
-                j::attempts.eq(j::attempts + 1),
-                j::lease_token.eq(token),
-                j::lease_expires_at.eq((db_now() + lease).nullable()),
-                j::leased_by.eq(worker),
-            ))
-            .returning(j::attempts)
-            .get_result(conn)
-            .await?;
-        return Ok(Some(ClaimedJob {
+        let (token, attempt) = take_lease(conn, id, worker, lease).await?;
+        return Ok(Some(Claimed::Export(ClaimedJob {
             report: Report::try_from(report)?,
-            attempt: u32::try_from(attempts)
-                .map_err(|_| StorageError::new("unexpected stored value: attempts"))?,
+            attempt,
             lease_token: token,
-        }));
+        })));
     }
+}
+
+/// Counts the attempt and gives job `id` a fresh lease; answers the token and the attempt.
+async fn take_lease(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    worker: &str,
+    lease: PgInterval,
+) -> Result<(Uuid, u32), Tx> {
+    use jobs as j;
+    let token = Uuid::new_v4();
+    let attempts: i32 = diesel::update(j::table.find(id))
+        .set((
+            j::state.eq(JobState::Running as i16),
+            j::attempts.eq(j::attempts + 1),
+            j::lease_token.eq(token),
+            j::lease_expires_at.eq((db_now() + lease).nullable()),
+            j::leased_by.eq(worker),
+        ))
+        .returning(j::attempts)
+        .get_result(conn)
+        .await?;
+    let attempt = u32::try_from(attempts)
+        .map_err(|_| StorageError::new("unexpected stored value: attempts"))?;
+    Ok((token, attempt))
+}
+
+/// Extends the lease, if it still holds.
+pub(crate) async fn renew(
+    conn: &mut AsyncPgConnection,
+    lease: Lease,
+    duration: Duration,
+) -> Result<(), JobQueueError> {
+    use jobs as j;
+    let duration = interval(duration)?;
+    let renewed = diesel::update(j::table.find(lease.job))
+        .filter(j::lease_token.eq(lease.token))
+        .filter(j::state.eq(JobState::Running as i16))
+        .set(j::lease_expires_at.eq((db_now() + duration).nullable()))
+        .execute(conn)
+        .await
+        .map_err(StorageError::new)?;
+    if renewed == 0 {
+        return Err(JobQueueError::LeaseLost);
+    }
+    Ok(())
 }
 
 /// The connection `wait` listens on, and who is told when it hears something.
@@ -318,7 +410,7 @@ impl JobQueue for PgStore {
         &self,
         worker: &str,
         lease: Duration,
-    ) -> Result<Option<ClaimedJob>, JobQueueError> {
+    ) -> Result<Option<Claimed>, JobQueueError> {
         let lease = interval(lease)?;
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
@@ -329,20 +421,8 @@ impl JobQueue for PgStore {
     }
 
     async fn heartbeat(&self, job: &ClaimedJob, lease: Duration) -> Result<(), JobQueueError> {
-        use export_jobs as j;
-        let lease = interval(lease)?;
         let mut conn = self.conn().await?;
-        let renewed = diesel::update(j::table.find(job.report.id.as_uuid()))
-            .filter(j::lease_token.eq(job.lease_token))
-            .filter(j::state.eq(JobState::Running as i16))
-            .set(j::lease_expires_at.eq((db_now() + lease).nullable()))
-            .execute(&mut conn)
-            .await
-            .map_err(StorageError::new)?;
-        if renewed == 0 {
-            return Err(JobQueueError::LeaseLost);
-        }
-        Ok(())
+        renew(&mut conn, job.into(), lease).await
     }
 
     async fn complete(&self, job: &ClaimedJob, artefact: &Artefact) -> Result<(), JobQueueError> {
@@ -354,6 +434,8 @@ impl JobQueue for PgStore {
             move_report(conn, id, ReportStatus::Exported, None, Some(artefact))
                 .await?
                 .ok_or(Tx::LeaseLost)?;
+            wake_deliveries(conn, id).await?;
+            notify_workers(conn).await?;
             Ok(())
         })
         .await?;
@@ -389,9 +471,14 @@ impl JobQueue for PgStore {
             move_report(conn, id, ReportStatus::Failed, Some(reason), None)
                 .await?
                 .ok_or(Tx::LeaseLost)?;
+            // The deliveries waiting for it fail now, saying why.
+            if wake_deliveries(conn, id).await? > 0 {
+                notify_workers(conn).await?;
+            }
             // Give the unit back, once: only the update that flips the flag refunds.
             let refund: Option<(Uuid, chrono::NaiveDate)> = diesel::update(reports::table.find(id))
                 .filter(reports::quota_refunded.eq(false))
+                .filter(reports::charged.eq(true))
                 .set(reports::quota_refunded.eq(true))
                 .returning((reports::org_id, reports::quota_month))
                 .get_result(conn)
@@ -428,8 +515,8 @@ impl JobQueue for PgStore {
 
     async fn outstanding(&self) -> Result<u64, JobQueueError> {
         let mut conn = self.conn().await?;
-        let n: i64 = export_jobs::table
-            .filter(export_jobs::state.ne(JobState::Done as i16))
+        let n: i64 = jobs::table
+            .filter(jobs::state.ne(JobState::Done as i16))
             .count()
             .get_result(&mut conn)
             .await

@@ -1,10 +1,12 @@
 //! The domain ports, implemented on [`crate::PgStore`].
 
 mod api_keys;
-mod exports;
+pub(crate) mod deliveries;
+pub(crate) mod exports;
 pub(crate) mod jobs;
 pub(crate) mod ledger;
 pub(crate) mod metrics;
 mod organisations;
 mod projects;
 mod report_source;
+mod shares;

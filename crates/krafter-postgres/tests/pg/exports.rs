@@ -131,7 +131,7 @@ async fn an_enqueued_report_reads_back_with_its_job_and_charge() {
     );
     assert_eq!(
         fx.count(&format!(
-            "SELECT count(*) FROM export_jobs WHERE report_id = '{id}' AND state = 0 \
+            "SELECT count(*) FROM jobs WHERE report_id = '{id}' AND state = 0 \
                AND attempts = 0 AND run_at <= now() AND lease_token IS NULL"
         ))
         .await,
@@ -204,7 +204,7 @@ async fn a_used_up_quota_refuses_and_writes_nothing() {
         Err(ExportRepoError::QuotaExceeded)
     ));
     assert_eq!(fx.count("SELECT count(*) FROM reports").await, 1);
-    assert_eq!(fx.count("SELECT count(*) FROM export_jobs").await, 1);
+    assert_eq!(fx.count("SELECT count(*) FROM jobs").await, 1);
     assert_eq!(fx.count("SELECT count(*) FROM idempotency_keys").await, 0);
     assert_eq!(usage(&fx.store, fx.org.id).await.used, 1);
 
@@ -264,7 +264,7 @@ async fn a_hundred_concurrent_exports_against_ten_remaining_units() {
         }
     );
     assert_eq!(fx.count("SELECT count(*) FROM reports").await, 13);
-    assert_eq!(fx.count("SELECT count(*) FROM export_jobs").await, 13);
+    assert_eq!(fx.count("SELECT count(*) FROM jobs").await, 13);
 }
 
 #[tokio::test]
@@ -292,7 +292,7 @@ async fn a_replay_answers_the_first_report_and_charges_nothing() {
     }
     assert_eq!(usage(&fx.store, fx.org.id).await.used, 1);
     assert_eq!(fx.count("SELECT count(*) FROM reports").await, 1);
-    assert_eq!(fx.count("SELECT count(*) FROM export_jobs").await, 1);
+    assert_eq!(fx.count("SELECT count(*) FROM jobs").await, 1);
 
     // The same key with another body: refused, nothing written.
     let reused = export(&fx.project, Some(("order-1", r#"{"format":"pdf"}"#)));
@@ -393,7 +393,7 @@ async fn concurrent_requests_with_one_key_create_once() {
     );
     assert_eq!(usage(&fx.store, fx.org.id).await.used, 1);
     assert_eq!(fx.count("SELECT count(*) FROM reports").await, 1);
-    assert_eq!(fx.count("SELECT count(*) FROM export_jobs").await, 1);
+    assert_eq!(fx.count("SELECT count(*) FROM jobs").await, 1);
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use diesel::sql_types::{BigInt, Bool, Integer, Nullable, SmallInt, Text, Uuid as
 use diesel::QueryableByName;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use krafter_domain::export::{
-    Artefact, ClaimedJob, ExportRepository, JobQueue, JobQueueError, ReportId, ReportStatus,
+    Artefact, Claimed, ClaimedJob, ExportRepository, JobQueue, JobQueueError, ReportId,
+    ReportStatus,
 };
 use krafter_postgres::PgStore;
 use uuid::Uuid;
@@ -40,7 +41,7 @@ async fn job(fx: &Fixture, id: ReportId) -> Job {
     diesel::sql_query(format!(
         "SELECT state, attempts, lease_token, leased_by, last_error, \
                 extract(epoch FROM lease_expires_at - now())::bigint AS lease_left \
-           FROM export_jobs WHERE report_id = '{id}'"
+           FROM jobs WHERE report_id = '{id}'"
     ))
     .get_result(&mut fx.sql().await)
     .await
@@ -97,6 +98,7 @@ async fn claim(store: &PgStore, worker: &str, lease: Duration) -> ClaimedJob {
         .claim(worker, lease)
         .await
         .unwrap()
+        .and_then(Claimed::into_export)
         .unwrap_or_else(|| panic!("{worker} found nothing to claim"))
 }
 
@@ -104,7 +106,12 @@ async fn claim(store: &PgStore, worker: &str, lease: Duration) -> ClaimedJob {
 async fn claim_when_due(store: &PgStore, worker: &str, lease: Duration) -> ClaimedJob {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        if let Some(job) = store.claim(worker, lease).await.unwrap() {
+        if let Some(job) = store
+            .claim(worker, lease)
+            .await
+            .unwrap()
+            .and_then(Claimed::into_export)
+        {
             return job;
         }
         assert!(Instant::now() < deadline, "nothing became due");
@@ -220,7 +227,7 @@ async fn a_claim_skips_a_job_another_claimer_is_taking() {
     let mut other = fx.sql().await;
     other
         .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM export_jobs WHERE report_id = '{}' FOR UPDATE",
+            "BEGIN; SELECT 1 FROM jobs WHERE report_id = '{}' FOR UPDATE",
             first.id
         ))
         .await
@@ -230,7 +237,8 @@ async fn a_claim_skips_a_job_another_claimer_is_taking() {
     // Released before asserting, so that a failure cannot leave the lock behind.
     other.batch_execute("ROLLBACK").await.unwrap();
     let claimed = claimed.expect("the claim waited for the locked job");
-    assert_eq!(claimed.unwrap().unwrap().report.id, second.id);
+    let claimed = claimed.unwrap().unwrap().into_export();
+    assert_eq!(claimed.unwrap().report.id, second.id);
     assert!(then.expect("the claim waited").unwrap().is_none());
     assert_eq!(claim(&fx.store, "w2", LONG).await.report.id, first.id);
 }
@@ -248,7 +256,12 @@ async fn concurrent_claimers_never_share_a_job() {
             let store = fx.store.clone();
             tokio::spawn(async move {
                 let mut claimed = Vec::new();
-                while let Some(job) = store.claim(&format!("w{w}"), LONG).await.unwrap() {
+                while let Some(job) = store
+                    .claim(&format!("w{w}"), LONG)
+                    .await
+                    .unwrap()
+                    .and_then(Claimed::into_export)
+                {
                     assert_eq!(job.attempt, 1);
                     claimed.push(job.report.id);
                 }
@@ -263,7 +276,7 @@ async fn concurrent_claimers_never_share_a_job() {
     assert_eq!(claimed.len(), 50);
     assert_eq!(claimed.into_iter().collect::<BTreeSet<_>>(), ids);
     assert_eq!(
-        fx.count("SELECT count(*) FROM export_jobs WHERE state = 1 AND attempts = 1")
+        fx.count("SELECT count(*) FROM jobs WHERE state = 1 AND attempts = 1")
             .await,
         50
     );
@@ -340,7 +353,7 @@ async fn a_retry_requeues_and_is_not_claimable_before_its_time() {
     );
     assert_eq!(
         fx.count(&format!(
-            "SELECT count(*) FROM export_jobs WHERE report_id = '{}' AND run_at = '{}'",
+            "SELECT count(*) FROM jobs WHERE report_id = '{}' AND run_at = '{}'",
             report.id,
             run_at.to_rfc3339()
         ))
@@ -442,7 +455,7 @@ async fn status_guards_keep_final_reports_final() {
 
     // Once the lease has run out, the next claim closes the job instead of reviving the report.
     diesel::sql_query(format!(
-        "UPDATE export_jobs SET lease_expires_at = now() - interval '1 second' \
+        "UPDATE jobs SET lease_expires_at = now() - interval '1 second' \
           WHERE report_id = '{}'",
         report.id
     ))

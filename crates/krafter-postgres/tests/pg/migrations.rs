@@ -5,7 +5,7 @@ use krafter_domain::health::{NotReady, Readiness};
 use krafter_postgres::{pending_migrations, revert_all_migrations, run_migrations, PgStore};
 use krafter_test_support::TestDatabase;
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 14] = [
     "organisations",
     "projects",
     "api_keys",
@@ -16,12 +16,14 @@ const TABLES: [&str; 12] = [
     "project_daily_totals",
     "quota_usage",
     "reports",
-    "export_jobs",
+    "jobs",
+    "shares",
+    "deliveries",
     "idempotency_keys",
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 2;
+const MIGRATIONS: usize = 3;
 
 #[derive(QueryableByName)]
 struct Exists {

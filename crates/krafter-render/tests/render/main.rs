@@ -83,6 +83,8 @@ pub fn header(format: ExportFormat, days: u64) -> ReportHeader {
         project_name: PROJECT_NAME.to_owned(),
         generated_at: Utc.with_ymd_and_hms(2026, 3, 8, 9, 31, 7).unwrap()
             + chrono::Duration::microseconds(123_456),
+        download_url: None,
+        listed_total: None,
     }
 }
 

@@ -44,7 +44,9 @@ impl fmt::Debug for SigningKey {
 pub enum KeyConfigError {
     #[error("KRAFTER_SIGNING_KEYS entry {0} is not `key_id:secret`")]
     Malformed(usize),
-    #[error("KRAFTER_SIGNING_KEYS key {0:?}: the secret must be at least {MIN_SECRET_BYTES} bytes")]
+    #[error(
+        "KRAFTER_SIGNING_KEYS key {0:?}: the secret must be at least {MIN_SECRET_BYTES} bytes"
+    )]
     TooShort(String),
     #[error("KRAFTER_SIGNING_KEYS names key {0:?} twice")]
     Duplicate(String),
@@ -213,7 +215,10 @@ mod tests {
         let share = ShareId::generate();
         let token = signer.sign(share, now() + TimeDelta::days(1));
         assert_eq!(signer.verify(&token, now()), Some(share));
-        assert_eq!(signer.verify(&token, now() + TimeDelta::hours(23)), Some(share));
+        assert_eq!(
+            signer.verify(&token, now() + TimeDelta::hours(23)),
+            Some(share)
+        );
         assert_eq!(signer.verify(&token, now() + TimeDelta::days(1)), None);
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::HS256);
@@ -230,12 +235,20 @@ mod tests {
             ShareId::generate(),
             (now() + TimeDelta::days(1)).timestamp()
         );
-        let swapped = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(other), parts[2]);
+        let swapped = format!(
+            "{}.{}.{}",
+            parts[0],
+            URL_SAFE_NO_PAD.encode(other),
+            parts[2]
+        );
         assert_eq!(signer.verify(&swapped, now()), None);
         let mut flipped = token.clone().into_bytes();
         let last = flipped.len() - 2;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(signer.verify(&String::from_utf8(flipped).unwrap(), now()), None);
+        assert_eq!(
+            signer.verify(&String::from_utf8(flipped).unwrap(), now()),
+            None
+        );
         for junk in ["", "abc", "a.b.c", "..", &format!("{token}.x")] {
             assert_eq!(signer.verify(junk, now()), None, "{junk:?}");
         }
@@ -249,7 +262,10 @@ mod tests {
         assert_eq!(rotating.verify(&old_token, now()), Some(share));
         let new_token = rotating.sign(share, now() + TimeDelta::days(1));
         assert_eq!(
-            jsonwebtoken::decode_header(&new_token).unwrap().kid.as_deref(),
+            jsonwebtoken::decode_header(&new_token)
+                .unwrap()
+                .kid
+                .as_deref(),
             Some("new")
         );
         assert_eq!(links(NEW).verify(&old_token, now()), None);
@@ -272,7 +288,10 @@ mod tests {
 
         let unsigned_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT","kid":"new"}"#);
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_string(&claims).unwrap());
-        assert_eq!(links(NEW).verify(&format!("{unsigned_header}.{body}."), now()), None);
+        assert_eq!(
+            links(NEW).verify(&format!("{unsigned_header}.{body}."), now()),
+            None
+        );
 
         let no_kid = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -285,9 +304,17 @@ mod tests {
 
     #[test]
     fn key_configuration_is_checked_and_secrets_stay_hidden() {
-        assert!(matches!(SigningKeys::parse("k:short"), Err(KeyConfigError::TooShort(id)) if id == "k"));
-        assert!(matches!(SigningKeys::parse("nocolon"), Err(KeyConfigError::Malformed(1))));
-        assert!(matches!(SigningKeys::parse(" , "), Err(KeyConfigError::Empty)));
+        assert!(
+            matches!(SigningKeys::parse("k:short"), Err(KeyConfigError::TooShort(id)) if id == "k")
+        );
+        assert!(matches!(
+            SigningKeys::parse("nocolon"),
+            Err(KeyConfigError::Malformed(1))
+        ));
+        assert!(matches!(
+            SigningKeys::parse(" , "),
+            Err(KeyConfigError::Empty)
+        ));
         assert!(matches!(
             SigningKeys::parse(&format!("{NEW},{NEW}")),
             Err(KeyConfigError::Duplicate(_))

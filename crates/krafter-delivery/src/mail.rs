@@ -144,9 +144,7 @@ impl SmtpEndpoint {
                 percent_decoded(url.username())?,
                 percent_decoded(password)?,
             )),
-            None if !url.username().is_empty() => {
-                return Err(MailConfigError::UserWithoutPassword)
-            }
+            None if !url.username().is_empty() => return Err(MailConfigError::UserWithoutPassword),
             None => None,
         };
         Ok(Self {
@@ -291,8 +289,7 @@ impl Mailer for SmtpMailer {
         attachments: &[Attachment],
     ) -> Result<(), SendError> {
         let email = compose(&self.from, to, message, attachments)?;
-        let outcome = match tokio::time::timeout(self.timeout, self.transport.send(email)).await
-        {
+        let outcome = match tokio::time::timeout(self.timeout, self.transport.send(email)).await {
             Ok(Ok(_accepted)) => Ok(()),
             Ok(Err(err)) => Err((classify(&err), Some(err))),
             Err(_elapsed) => Err((SendError::transient(NO_ANSWER), None)),
@@ -581,28 +578,34 @@ mod tests {
             email.to().unwrap().first().unwrap().address(),
             Some("alice@example.com")
         );
-        assert!(email
-            .message_id()
-            .unwrap()
-            .ends_with("@krafter.example"));
-        assert_eq!(
-            email.content_type().unwrap().subtype(),
-            Some("alternative")
-        );
+        assert!(email.message_id().unwrap().ends_with("@krafter.example"));
+        assert_eq!(email.content_type().unwrap().subtype(), Some("alternative"));
         assert_eq!(email.attachment_count(), 0);
 
         let text = email.body_text(0).unwrap();
         let html = email.body_html(0).unwrap();
         for body in [&text, &html] {
-            for expected in ["Production website", "2026-06-01 to 2026-06-07", "17", "345", "87.5%", "4.2%"] {
+            for expected in [
+                "Production website",
+                "2026-06-01 to 2026-06-07",
+                "17",
+                "345",
+                "87.5%",
+                "4.2%",
+            ] {
                 assert!(body.contains(expected), "{expected:?} missing from {body}");
             }
         }
         assert!(text.contains("https://reports.example.com/v/abc.def?x=1&y=2"));
         assert!(text.contains("Acme <Security> & Co"));
-        assert!(html.contains(r#"href="https://reports.example.com/v/abc.def?x=1&#38;y=2""#)
-            || html.contains(r#"href="https://reports.example.com/v/abc.def?x=1&amp;y=2""#));
-        assert!(html.contains("Acme &#60;Security&#62; &#38; Co") || html.contains("Acme &lt;Security&gt; &amp; Co"));
+        assert!(
+            html.contains(r#"href="https://reports.example.com/v/abc.def?x=1&#38;y=2""#)
+                || html.contains(r#"href="https://reports.example.com/v/abc.def?x=1&amp;y=2""#)
+        );
+        assert!(
+            html.contains("Acme &#60;Security&#62; &#38; Co")
+                || html.contains("Acme &lt;Security&gt; &amp; Co")
+        );
         assert!(!html.contains("<Security>"));
     }
 
@@ -612,11 +615,16 @@ mod tests {
         let headers = String::from_utf8_lossy(&raw);
         assert!(headers.contains("Content-Type: multipart/mixed"));
         assert!(headers.contains("Content-Type: multipart/alternative"));
-        // lettre may fold the header before the file name.
+        // lettre folds long headers, and writes long file names as RFC 2231 `filename*0=…`.
         let unfolded = headers.replace("\r\n ", " ");
-        assert!(unfolded.contains(
-            "Content-Disposition: attachment; filename=\"production-website-2026-06-07.pdf\""
-        ));
+        assert!(
+            unfolded.contains(
+                "Content-Disposition: attachment; filename=\"production-website-2026-06-07.pdf\""
+            ) || unfolded.contains(
+                "Content-Disposition: attachment; filename*0=\"production-website-2026-06-07.pdf\""
+            ),
+            "{unfolded}"
+        );
         assert!(headers.contains("Content-Type: application/pdf"));
         assert!(headers.contains("Content-Transfer-Encoding: base64"));
         let email = MessageParser::default().parse(&raw).unwrap();
@@ -645,7 +653,10 @@ mod tests {
         let email = MessageParser::default().parse(&raw).unwrap();
         let attached = email.attachment(0).unwrap();
         let content_type = attached.content_type().unwrap();
-        assert_eq!((content_type.ctype(), content_type.subtype()), ("text", Some("csv")));
+        assert_eq!(
+            (content_type.ctype(), content_type.subtype()),
+            ("text", Some("csv"))
+        );
         assert_eq!(content_type.attribute("charset"), Some("utf-8"));
         assert_eq!(attached.contents(), csv.content.as_slice());
     }
@@ -663,18 +674,59 @@ mod tests {
     #[test]
     fn the_url_forms_are_understood() {
         let cases = [
-            ("smtp://mail.example.com", "smtp", "mail.example.com", 25, Security::Plain),
-            ("smtp://mail.example.com:2525", "smtp", "mail.example.com", 2525, Security::Plain),
-            ("smtp://mail.example.com?tls=required", "smtp", "mail.example.com", 587, Security::RequiredStartTls),
-            ("smtp://mail.example.com:25?tls=opportunistic", "smtp", "mail.example.com", 25, Security::OpportunisticStartTls),
-            ("smtps://mail.example.com", "smtps", "mail.example.com", 465, Security::ImplicitTls),
-            ("smtp://127.0.0.1:1025", "smtp", "127.0.0.1", 1025, Security::Plain),
+            (
+                "smtp://mail.example.com",
+                "smtp",
+                "mail.example.com",
+                25,
+                Security::Plain,
+            ),
+            (
+                "smtp://mail.example.com:2525",
+                "smtp",
+                "mail.example.com",
+                2525,
+                Security::Plain,
+            ),
+            (
+                "smtp://mail.example.com?tls=required",
+                "smtp",
+                "mail.example.com",
+                587,
+                Security::RequiredStartTls,
+            ),
+            (
+                "smtp://mail.example.com:25?tls=opportunistic",
+                "smtp",
+                "mail.example.com",
+                25,
+                Security::OpportunisticStartTls,
+            ),
+            (
+                "smtps://mail.example.com",
+                "smtps",
+                "mail.example.com",
+                465,
+                Security::ImplicitTls,
+            ),
+            (
+                "smtp://127.0.0.1:1025",
+                "smtp",
+                "127.0.0.1",
+                1025,
+                Security::Plain,
+            ),
             ("smtp://[::1]:1025", "smtp", "::1", 1025, Security::Plain),
         ];
         for (url, scheme, host, port, security) in cases {
             let endpoint = SmtpEndpoint::parse(url).unwrap();
             assert_eq!(
-                (endpoint.scheme, endpoint.host.as_str(), endpoint.port, endpoint.security),
+                (
+                    endpoint.scheme,
+                    endpoint.host.as_str(),
+                    endpoint.port,
+                    endpoint.security
+                ),
                 (scheme, host, port, security),
                 "{url}"
             );
@@ -685,7 +737,8 @@ mod tests {
     #[test]
     fn credentials_are_percent_decoded_and_the_path_names_the_client() {
         let endpoint =
-            SmtpEndpoint::parse("smtp://us%40er:p%3Ass%2Fw@mail.example.com/client.example").unwrap();
+            SmtpEndpoint::parse("smtp://us%40er:p%3Ass%2Fw@mail.example.com/client.example")
+                .unwrap();
         assert_eq!(
             endpoint.credentials,
             Some(Credentials::new("us@er".into(), "p:ss/w".into()))
@@ -696,13 +749,34 @@ mod tests {
     #[test]
     fn bad_settings_are_refused_without_echoing_the_url() {
         let cases = [
-            ("http://user:hunter2@mail.example.com", MailConfigError::UnsupportedScheme),
-            ("smtp://user:hunter2@mail.example.com?tls=yes", MailConfigError::UnsupportedTls),
-            ("smtp://user:hunter2@mail.example.com?tsl=required", MailConfigError::UnknownParameter("tsl".into())),
-            ("smtp://user@mail.example.com", MailConfigError::UserWithoutPassword),
-            ("smtp://user:%ff@mail.example.com", MailConfigError::InvalidCredentials),
-            ("smtp://user:hunter2@mail.example.com:99999", MailConfigError::InvalidUrl(url::ParseError::InvalidPort)),
-            ("user:hunter2@mail.example.com", MailConfigError::UnsupportedScheme),
+            (
+                "http://user:hunter2@mail.example.com",
+                MailConfigError::UnsupportedScheme,
+            ),
+            (
+                "smtp://user:hunter2@mail.example.com?tls=yes",
+                MailConfigError::UnsupportedTls,
+            ),
+            (
+                "smtp://user:hunter2@mail.example.com?tsl=required",
+                MailConfigError::UnknownParameter("tsl".into()),
+            ),
+            (
+                "smtp://user@mail.example.com",
+                MailConfigError::UserWithoutPassword,
+            ),
+            (
+                "smtp://user:%ff@mail.example.com",
+                MailConfigError::InvalidCredentials,
+            ),
+            (
+                "smtp://user:hunter2@mail.example.com:99999",
+                MailConfigError::InvalidUrl(url::ParseError::InvalidPort),
+            ),
+            (
+                "user:hunter2@mail.example.com",
+                MailConfigError::UnsupportedScheme,
+            ),
         ];
         for (url, expected) in cases {
             let err = SmtpMailer::from_url(url, "reports@krafter.example").unwrap_err();
@@ -721,19 +795,27 @@ mod tests {
 
     #[test]
     fn debug_shows_scheme_host_and_port_only() {
-        let mailer =
-            SmtpMailer::from_url("smtp://user:secret@127.0.0.1:25?tls=required", "reports@krafter.example")
-                .unwrap();
+        let mailer = SmtpMailer::from_url(
+            "smtp://user:secret@127.0.0.1:25?tls=required",
+            "reports@krafter.example",
+        )
+        .unwrap();
         let shown = format!("{mailer:?}");
         assert!(shown.contains("\"smtp\"") && shown.contains("127.0.0.1") && shown.contains("25"));
-        assert!(!shown.contains("secret") && !shown.contains("user"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("user"),
+            "{shown}"
+        );
     }
 
     #[test]
     fn a_root_certificate_must_be_pem() {
-        let mailer = SmtpMailer::from_url("smtps://mail.example.com", "reports@krafter.example").unwrap();
+        let mailer =
+            SmtpMailer::from_url("smtps://mail.example.com", "reports@krafter.example").unwrap();
         assert_eq!(
-            mailer.add_root_certificate_pem(b"not a certificate").unwrap_err(),
+            mailer
+                .add_root_certificate_pem(b"not a certificate")
+                .unwrap_err(),
             MailConfigError::InvalidCertificate
         );
     }
@@ -741,10 +823,16 @@ mod tests {
     #[test]
     fn replies_are_kept_on_one_bounded_line() {
         let text: Box<dyn StdError> = "4.3.0 try again\r\n  later ".into();
-        assert_eq!(server_reply("451", Some(&*text)), "451 4.3.0 try again later");
+        assert_eq!(
+            server_reply("451", Some(&*text)),
+            "451 4.3.0 try again later"
+        );
         assert_eq!(server_reply("554", None), "554");
         let long: Box<dyn StdError> = "x".repeat(1000).into();
-        assert_eq!(server_reply("550", Some(&*long)).chars().count(), MAX_REPLY_CHARS + 1);
+        assert_eq!(
+            server_reply("550", Some(&*long)).chars().count(),
+            MAX_REPLY_CHARS + 1
+        );
     }
 
     #[test]

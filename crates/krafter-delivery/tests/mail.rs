@@ -261,11 +261,7 @@ async fn credentials_in_the_url_authenticate() {
         ))
     };
 
-    let reason = expect_permanent(
-        with("wrong")
-            .send(&alice(), &message(), &[])
-            .await,
-    );
+    let reason = expect_permanent(with("wrong").send(&alice(), &message(), &[]).await);
     assert!(reason.starts_with("535"), "{reason}");
     assert!(!reason.contains("wrong"));
 
@@ -298,11 +294,7 @@ async fn a_451_is_transient_and_the_next_attempt_is_delivered_once() {
 async fn a_550_is_permanent_with_the_servers_reply() {
     let server =
         SmtpServer::start(SmtpServerOptions::new().replies([SmtpReply::MailboxUnavailable]));
-    let reason = expect_permanent(
-        mailer(&server.url())
-            .send(&alice(), &message(), &[])
-            .await,
-    );
+    let reason = expect_permanent(mailer(&server.url()).send(&alice(), &message(), &[]).await);
     assert_eq!(reason, "550 5.1.1 mailbox unavailable");
     assert!(server.messages().is_empty());
 }
@@ -335,5 +327,8 @@ fn debug_never_shows_the_credentials() {
     let mailer = mailer("smtp://user:secret@127.0.0.1:25");
     let shown = format!("{mailer:?}");
     assert!(!shown.contains("secret"), "{shown}");
-    assert!(shown.contains("127.0.0.1") && shown.contains("25"), "{shown}");
+    assert!(
+        shown.contains("127.0.0.1") && shown.contains("25"),
+        "{shown}"
+    );
 }

@@ -82,7 +82,12 @@ impl Services {
             authorizer: Authorizer::new(shared.clone(), shared.clone(), clock.clone()),
             ledger: Ledger::new(shared.clone(), clock.clone()),
             summaries: Summaries::new(shared.clone(), clock.clone()),
-            exports: Exports::new(shared.clone(), shared.clone(), artefacts.clone(), clock.clone()),
+            exports: Exports::new(
+                shared.clone(),
+                shared.clone(),
+                artefacts.clone(),
+                clock.clone(),
+            ),
             shares: Shares::new(SharesDeps {
                 repo: shared.clone(),
                 exports: shared.clone(),

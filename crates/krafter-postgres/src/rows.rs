@@ -505,7 +505,8 @@ impl TryFrom<ShareRow> for Share {
             org_id: OrgId::from_uuid(row.org_id),
             project_id: ProjectId::from_uuid(row.project_id),
             report_id: ReportId::from_uuid(row.report_id),
-            channel: ShareChannel::from_code(row.channel).ok_or_else(|| corrupt("share channel"))?,
+            channel: ShareChannel::from_code(row.channel)
+                .ok_or_else(|| corrupt("share channel"))?,
             recipients: row.recipients,
             webhook_host: row.webhook_host,
             created_at: row.created_at,

@@ -143,7 +143,9 @@ impl Config {
                 .filter(|n| (3..=3600).contains(n))
                 .map(std::time::Duration::from_secs)
                 .ok_or_else(|| {
-                    format!("KRAFTER_JOB_LEASE_SECONDS must be a number from 3 to 3600, not {raw:?}")
+                    format!(
+                        "KRAFTER_JOB_LEASE_SECONDS must be a number from 3 to 3600, not {raw:?}"
+                    )
                 }),
         }
     }

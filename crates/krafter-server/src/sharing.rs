@@ -29,7 +29,9 @@ impl SharingAdapters {
                 tracing::info!(smtp = ?mailer, "email sharing is on");
                 Some(Arc::new(mailer))
             }
-            (Some(_), None) => anyhow::bail!("KRAFTER_SMTP_URL is set but KRAFTER_MAIL_FROM is not"),
+            (Some(_), None) => {
+                anyhow::bail!("KRAFTER_SMTP_URL is set but KRAFTER_MAIL_FROM is not")
+            }
             (None, _) => {
                 tracing::info!("email sharing is off: KRAFTER_SMTP_URL is not set");
                 None

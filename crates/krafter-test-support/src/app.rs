@@ -12,17 +12,17 @@ use chrono::Utc;
 use diesel::sql_types::{Integer, Uuid as SqlUuid};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use krafter_domain::access::{ApiKeyRepository, NewApiKey, Scope, Scopes};
 use krafter_delivery::links::{JwtLinks, SigningKeys};
 use krafter_delivery::mail::SmtpMailer;
 use krafter_delivery::webhook::SlackWebhooks;
+use krafter_domain::access::{ApiKeyRepository, NewApiKey, Scope, Scopes};
 use krafter_domain::export::{
     ExportWorker, JobQueue, ReportRenderer, RetryPolicy, WorkOutcome, WorkerConfig,
 };
-use krafter_domain::share::{DeliveryWorker, DeliveryWorkerDeps, Mailer};
 use krafter_domain::ids::OrgId;
 use krafter_domain::organisation::{Organisation, OrganisationRepository};
 use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
+use krafter_domain::share::{DeliveryWorker, DeliveryWorkerDeps, Mailer};
 use krafter_domain::{Clock, SystemClock};
 use krafter_http::{Services, Sharing};
 use krafter_postgres::PgStore;
@@ -116,9 +116,8 @@ impl TestAppBuilder {
             SigningKeys::parse(TEST_SIGNING_KEYS).expect("the test keys parse"),
         ));
         let mailer: Option<Arc<dyn Mailer>> = self.smtp.as_ref().map(|(url, root)| {
-            let mut mailer =
-                SmtpMailer::from_url(url, "Krafter Reports <reports@krafter.test>")
-                    .expect("the test SMTP URL is valid");
+            let mut mailer = SmtpMailer::from_url(url, "Krafter Reports <reports@krafter.test>")
+                .expect("the test SMTP URL is valid");
             if let Some(pem) = root {
                 mailer = mailer
                     .add_root_certificate_pem(pem)
@@ -133,7 +132,12 @@ impl TestAppBuilder {
             public_url: base_url.clone(),
             email_enabled: mailer.is_some(),
         };
-        let services = Services::over(store.clone(), artefacts.clone(), self.clock.clone(), sharing);
+        let services = Services::over(
+            store.clone(),
+            artefacts.clone(),
+            self.clock.clone(),
+            sharing,
+        );
         let server = krafter_http::server(listener, services).expect("the server starts");
         let handle = server.handle();
         tokio::spawn(server);
@@ -268,12 +272,11 @@ impl TestApp {
             .await
             .expect("connect");
         let id = uuid::Uuid::parse_str(report_id).expect("a report id");
-        let row: Attempts =
-            diesel::sql_query("SELECT attempts FROM jobs WHERE id = $1")
-                .bind::<SqlUuid, _>(id)
-                .get_result(&mut conn)
-                .await
-                .expect("the job exists");
+        let row: Attempts = diesel::sql_query("SELECT attempts FROM jobs WHERE id = $1")
+            .bind::<SqlUuid, _>(id)
+            .get_result(&mut conn)
+            .await
+            .expect("the job exists");
         row.attempts
     }
 
@@ -396,9 +399,9 @@ impl Drop for TestApp {
         let expected = AtomicU64::load(&self.expected_unprocessed, Ordering::SeqCst);
         match outstanding {
             Ok(n) if n == expected => {}
-            Ok(n) => panic!(
-                "{n} job(s) left unprocessed (expected {expected}): call run_pending_jobs"
-            ),
+            Ok(n) => {
+                panic!("{n} job(s) left unprocessed (expected {expected}): call run_pending_jobs")
+            }
             Err(e) => panic!("could not count outstanding export jobs: {e}"),
         }
     }

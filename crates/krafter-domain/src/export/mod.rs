@@ -14,9 +14,9 @@ pub use document::{
     ReportRenderer, PREVIEW_FINDINGS,
 };
 pub use ports::{
-    ArtefactStore, ArtefactStoreError, Claimed, ClaimedJob, Enqueued, ExportRepoError, ExportRepository,
-    FindingBatches, JobQueue, JobQueueError, NewExport, ReportCursor, ReportQuery, ReportSource,
-    ReportSourceError,
+    ArtefactStore, ArtefactStoreError, Claimed, ClaimedJob, Enqueued, ExportRepoError,
+    ExportRepository, FindingBatches, JobQueue, JobQueueError, NewExport, ReportCursor,
+    ReportQuery, ReportSource, ReportSourceError,
 };
 #[cfg(feature = "mock")]
 pub use ports::{MockArtefactStore, MockExportRepository, MockJobQueue, MockReportSource};

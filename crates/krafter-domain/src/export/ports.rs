@@ -92,6 +92,8 @@ pub struct ClaimedJob {
 }
 
 /// A job of either kind, as `claim` hands it out.
+// One value per claimed job, moved once: the size difference costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claimed {
     Export(ClaimedJob),
@@ -139,11 +141,7 @@ pub enum JobQueueError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    async fn claim(
-        &self,
-        worker: &str,
-        lease: Duration,
-    ) -> Result<Option<Claimed>, JobQueueError>;
+    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>, JobQueueError>;
     async fn heartbeat(&self, job: &ClaimedJob, lease: Duration) -> Result<(), JobQueueError>;
     async fn complete(&self, job: &ClaimedJob, artefact: &Artefact) -> Result<(), JobQueueError>;
     async fn retry(

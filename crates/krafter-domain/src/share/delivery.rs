@@ -3,8 +3,8 @@ use uuid::Uuid;
 
 use crate::export::ReportId;
 use crate::ledger::{stored_enum, TransitionError};
+use crate::share::record::{ShareChannel, ShareId};
 use crate::share::request::{EmailAddress, WebhookUrl};
-use crate::share::share::{ShareChannel, ShareId};
 
 /// One message to one recipient (an email address or a webhook).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,9 +5,9 @@
 mod delivery;
 mod message;
 mod ports;
+mod record;
 mod request;
 mod service;
-mod share;
 mod worker;
 
 pub use delivery::{Delivery, DeliveryId, DeliveryStatus, DeliveryTarget};
@@ -18,7 +18,9 @@ pub use ports::{
 };
 #[cfg(feature = "mock")]
 pub use ports::{MockDeliveryQueue, MockLinkSigner, MockMailer, MockShareRepository, MockWebhooks};
-pub use request::{EmailAddress, ShareRequest, ShareTarget, WebhookUrl, DEFAULT_LINK_DAYS, MAX_RECIPIENTS};
+pub use record::{Share, ShareChannel, ShareId};
+pub use request::{
+    EmailAddress, ShareRequest, ShareTarget, WebhookUrl, DEFAULT_LINK_DAYS, MAX_RECIPIENTS,
+};
 pub use service::{viewer_url, ShareError, Shared, Shares, SharesDeps, ViewerPage, VIEWER_PATH};
-pub use share::{Share, ShareChannel, ShareId};
 pub use worker::{DeliveryOutcome, DeliveryWorker, DeliveryWorkerDeps, OUTCOME_UNKNOWN};

@@ -7,8 +7,8 @@ use crate::export::{JobQueueError, Report, ReportId};
 use crate::ids::ProjectId;
 use crate::share::delivery::Delivery;
 use crate::share::message::{Attachment, ShareMessage};
+use crate::share::record::{Share, ShareId};
 use crate::share::request::{EmailAddress, WebhookUrl};
-use crate::share::share::{Share, ShareId};
 use crate::storage::StorageError;
 
 /// Why a message was not accepted. The reason is the remote side's answer (an SMTP reply, an
@@ -219,7 +219,5 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> Result<(), JobQueueError>;
     async fn fail(&self, job: &ClaimedDelivery, reason: &str) -> Result<(), JobQueueError>;
     async fn defer(&self, job: &ClaimedDelivery) -> Result<(), JobQueueError>;
-    async fn heartbeat(&self, job: &ClaimedDelivery, lease: Duration)
-        -> Result<(), JobQueueError>;
+    async fn heartbeat(&self, job: &ClaimedDelivery, lease: Duration) -> Result<(), JobQueueError>;
 }
-

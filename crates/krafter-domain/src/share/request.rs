@@ -1,5 +1,5 @@
 use crate::export::ReportId;
-use crate::share::share::ShareChannel;
+use crate::share::record::ShareChannel;
 use crate::validation::{Collector, FieldError, InvalidParams};
 
 /// At most this many recipients per email share.
@@ -216,7 +216,11 @@ mod tests {
 
     #[test]
     fn email_addresses() {
-        for ok in ["a@b.co", "security+reports@example.com", "o'neil@mail.example.org"] {
+        for ok in [
+            "a@b.co",
+            "security+reports@example.com",
+            "o'neil@mail.example.org",
+        ] {
             assert_eq!(EmailAddress::parse(ok).unwrap().as_str(), ok);
         }
         for bad in [
@@ -239,9 +243,14 @@ mod tests {
 
     #[test]
     fn fields_of_other_channels_are_ignored() {
-        let (link, _) =
-            ShareRequest::parse(ShareChannel::Link, Some(&["bad".into()]), Some(""), None, None)
-                .unwrap();
+        let (link, _) = ShareRequest::parse(
+            ShareChannel::Link,
+            Some(&["bad".into()]),
+            Some(""),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(link.target, ShareTarget::Link);
         assert_eq!(link.link_days, DEFAULT_LINK_DAYS);
     }
@@ -259,8 +268,8 @@ mod tests {
         let fields: Vec<&str> = err.fields().iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["recipients[1]", "expires_in_days"]);
         let many: Vec<String> = (0..51).map(|i| format!("u{i}@example.com")).collect();
-        let err = ShareRequest::parse(ShareChannel::Email, Some(&many), None, None, None)
-            .unwrap_err();
+        let err =
+            ShareRequest::parse(ShareChannel::Email, Some(&many), None, None, None).unwrap_err();
         assert_eq!(err.fields()[0].field, "recipients");
         let err = ShareRequest::parse(ShareChannel::Slack, None, None, None, None).unwrap_err();
         assert_eq!(err.fields()[0].field, "webhook_url");

@@ -10,15 +10,17 @@ use futures::stream::BoxStream;
 use crate::clock::Clock;
 use crate::export::{
     preview_key, ArtefactStore, ArtefactStoreError, ExportFormat, ExportRepoError,
-    ExportRepository, FindingsPreview, Report, ReportHeader, ReportId, ReportSource,
-    ReportStatus, PREVIEW_FINDINGS,
+    ExportRepository, FindingsPreview, Report, ReportHeader, ReportId, ReportSource, ReportStatus,
+    PREVIEW_FINDINGS,
 };
-use crate::metrics::{summarize, DateWindow, MetricsRepoError, MetricsRepository, SummaryQuery, VerificationScope};
+use crate::metrics::{
+    summarize, DateWindow, MetricsRepoError, MetricsRepository, SummaryQuery, VerificationScope,
+};
 use crate::project::Project;
 use crate::share::delivery::{Delivery, DeliveryId, DeliveryStatus, DeliveryTarget};
 use crate::share::ports::{LinkSigner, NewShare, ShareRepoError, ShareRepository, Webhooks};
+use crate::share::record::{Share, ShareChannel, ShareId};
 use crate::share::request::{ShareRequest, ShareTarget};
-use crate::share::share::{Share, ShareChannel, ShareId};
 use crate::storage::StorageError;
 use crate::validation::InvalidParams;
 
@@ -190,7 +192,11 @@ impl Shares {
                     .await
                     .map_err(|refused| InvalidParams::field("webhook_url", refused.0))?;
                 let host = url.host().to_owned();
-                (Vec::new(), Some(host), vec![pending(DeliveryTarget::Webhook(url))])
+                (
+                    Vec::new(),
+                    Some(host),
+                    vec![pending(DeliveryTarget::Webhook(url))],
+                )
             }
             ShareTarget::Link => (Vec::new(), None, Vec::new()),
         };
@@ -231,7 +237,11 @@ impl Shares {
 
     /// The report a share makes when the project has none: JSON over the default period,
     /// uncharged.
-    async fn placeholder(&self, project: &Project, now: DateTime<Utc>) -> Result<Report, ShareError> {
+    async fn placeholder(
+        &self,
+        project: &Project,
+        now: DateTime<Utc>,
+    ) -> Result<Report, ShareError> {
         let today = now.date_naive();
         let window = DateWindow::new(
             today - TimeDelta::days(6),
@@ -239,7 +249,7 @@ impl Shares {
             today,
             ("period_start", "period_end"),
         )
-            .expect("a week ending today is a valid window");
+        .expect("a week ending today is a valid window");
         let query = SummaryQuery {
             window,
             verifications: VerificationScope::Window,
@@ -263,7 +273,11 @@ impl Shares {
         })
     }
 
-    pub async fn shares(&self, project: &Project, report: ReportId) -> Result<Vec<Share>, ShareError> {
+    pub async fn shares(
+        &self,
+        project: &Project,
+        report: ReportId,
+    ) -> Result<Vec<Share>, ShareError> {
         self.existing_report(project, report).await?;
         Ok(self.repo.list_shares(project.id, report).await?)
     }
@@ -278,7 +292,10 @@ impl Shares {
     }
 
     pub async fn revoke(&self, project: &Project, share: ShareId) -> Result<Share, ShareError> {
-        let revoked = self.repo.revoke(project.id, share, self.clock.now()).await?;
+        let revoked = self
+            .repo
+            .revoke(project.id, share, self.clock.now())
+            .await?;
         tracing::info!(share = %share, "share revoked");
         Ok(revoked)
     }
@@ -293,7 +310,10 @@ impl Shares {
     /// The share and its report behind a viewer token, if the link may be followed now.
     async fn open_link(&self, token: &str) -> Result<(Share, Report), ShareError> {
         let now = self.clock.now();
-        let id = self.links.verify(token, now).ok_or(ShareError::LinkNotFound)?;
+        let id = self
+            .links
+            .verify(token, now)
+            .ok_or(ShareError::LinkNotFound)?;
         let share = self
             .repo
             .find(id)
@@ -344,7 +364,14 @@ impl Shares {
     pub async fn view_download(
         &self,
         token: &str,
-    ) -> Result<(Report, String, BoxStream<'static, Result<Bytes, ArtefactStoreError>>), ShareError> {
+    ) -> Result<
+        (
+            Report,
+            String,
+            BoxStream<'static, Result<Bytes, ArtefactStoreError>>,
+        ),
+        ShareError,
+    > {
         let (_, report) = self.open_link(token).await?;
         let Some(artefact) = &report.artefact else {
             return Err(ShareError::LinkNotFound);
@@ -363,7 +390,10 @@ impl Shares {
         Ok((report, name, stream))
     }
 
-    async fn read_preview(&self, artefact_key: &str) -> Result<Option<FindingsPreview>, ShareError> {
+    async fn read_preview(
+        &self,
+        artefact_key: &str,
+    ) -> Result<Option<FindingsPreview>, ShareError> {
         use futures::TryStreamExt;
         let stream = match self.artefacts.open(&preview_key(artefact_key)).await {
             Ok(stream) => stream,

@@ -16,7 +16,9 @@ use crate::export::{
 };
 use crate::share::delivery::{DeliveryId, DeliveryStatus, DeliveryTarget};
 use crate::share::message::{Attachment, ShareMessage, MAX_ATTACHMENT_BYTES};
-use crate::share::ports::{ClaimedDelivery, DeliveryQueue, LinkSigner, Mailer, SendError, Webhooks};
+use crate::share::ports::{
+    ClaimedDelivery, DeliveryQueue, LinkSigner, Mailer, SendError, Webhooks,
+};
 use crate::share::service::viewer_url;
 
 /// Shown for a delivery whose worker stopped during the send.
@@ -119,9 +121,7 @@ impl DeliveryWorker {
         let attachments = match &job.delivery.target {
             DeliveryTarget::Email(_) => match self.attachment(&job.report).await {
                 Ok(attachment) => attachment.into_iter().collect(),
-                Err(reason) => {
-                    return self.after_failure(job, SendError::transient(reason)).await
-                }
+                Err(reason) => return self.after_failure(job, SendError::transient(reason)).await,
             },
             DeliveryTarget::Webhook(_) => Vec::new(),
         };
@@ -173,10 +173,10 @@ impl DeliveryWorker {
                 retry_after,
             } if job.attempt < retry.max_attempts => {
                 let backoff = retry.delay_after(job.attempt);
-                let wait = retry_after
-                    .map_or(backoff, |asked| asked.min(MAX_RETRY_AFTER).max(backoff));
-                let at = self.deps.clock.now()
-                    + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
+                let wait =
+                    retry_after.map_or(backoff, |asked| asked.min(MAX_RETRY_AFTER).max(backoff));
+                let at =
+                    self.deps.clock.now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
                 tracing::warn!(delivery = %job.delivery.id, attempt = job.attempt, %reason, retry_in_ms = wait.as_millis() as u64, "delivery attempt failed");
                 self.deps.queue.retry(job, &reason, at).await?;
                 Ok(DeliveryOutcome::Retrying {
@@ -240,7 +240,12 @@ impl DeliveryWorker {
             tracing::warn!(report = %report.id, %error, "could not read the artefact to attach");
             "the report's artefact could not be read; will retry".to_owned()
         };
-        let stream = self.deps.artefacts.open(&artefact.key).await.map_err(unreadable)?;
+        let stream = self
+            .deps
+            .artefacts
+            .open(&artefact.key)
+            .await
+            .map_err(unreadable)?;
         let content: Vec<u8> = stream
             .try_fold(Vec::new(), |mut all, chunk| async move {
                 all.extend_from_slice(&chunk);

@@ -205,7 +205,9 @@ pub async fn deliveries(
     let project = project_access(&req, &services, Scope::AuditRead, &path.project).await?;
     let id: ReportId = path_id(&path.report_id, NO_REPORT)?;
     let deliveries = services.shares.deliveries(&project, id).await?;
-    Ok(Reply::ok(deliveries.iter().map(DeliveryDto::from).collect()))
+    Ok(Reply::ok(
+        deliveries.iter().map(DeliveryDto::from).collect(),
+    ))
 }
 
 /// The shares of a report, oldest first.

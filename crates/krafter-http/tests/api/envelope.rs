@@ -142,10 +142,7 @@ async fn the_openapi_document_describes_every_route() {
             format!("{audit}/reports/{{report_id}}/deliveries"),
             vec!["get"],
         ),
-        (
-            format!("{audit}/reports/{{report_id}}/shares"),
-            vec!["get"],
-        ),
+        (format!("{audit}/reports/{{report_id}}/shares"), vec!["get"]),
         (
             format!("{audit}/reports/shares/{{share_id}}"),
             vec!["delete"],

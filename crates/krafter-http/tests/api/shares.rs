@@ -97,7 +97,10 @@ async fn settled_deliveries(app: &TestApp, t: &Tenant, report: &str) -> Vec<Valu
         {
             return list;
         }
-        assert!(Instant::now() < deadline, "deliveries still running: {list:?}");
+        assert!(
+            Instant::now() < deadline,
+            "deliveries still running: {list:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -138,15 +141,32 @@ async fn a_link_share_without_reports_makes_a_free_placeholder_and_the_viewer_sh
     finding(&app, &t, "<script>alert(1)</script> in comments", 300).await;
 
     let before = Utc::now();
-    let shared = envelope(share(&app, &t, json!({"channel": "link"})).await, StatusCode::OK).await;
+    let shared = envelope(
+        share(&app, &t, json!({"channel": "link"})).await,
+        StatusCode::OK,
+    )
+    .await;
     let keys: Vec<&str> = {
-        let mut k: Vec<&str> = shared.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut k: Vec<&str> = shared
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         k.sort();
         k
     };
     assert_eq!(
         keys,
-        ["channel", "expires_at", "id", "recipients", "share_id", "share_url", "shared_at"]
+        [
+            "channel",
+            "expires_at",
+            "id",
+            "recipients",
+            "share_id",
+            "share_url",
+            "shared_at"
+        ]
     );
     assert_eq!(shared["channel"], "link");
     assert_eq!(shared["recipients"], json!([]));
@@ -157,8 +177,7 @@ async fn a_link_share_without_reports_makes_a_free_placeholder_and_the_viewer_sh
         "{share_url}"
     );
     let shared_at: chrono::DateTime<Utc> = shared["shared_at"].as_str().unwrap().parse().unwrap();
-    let expires_at: chrono::DateTime<Utc> =
-        shared["expires_at"].as_str().unwrap().parse().unwrap();
+    let expires_at: chrono::DateTime<Utc> = shared["expires_at"].as_str().unwrap().parse().unwrap();
     assert!(shared_at >= before - TimeDelta::seconds(1));
     assert_eq!(expires_at - shared_at, TimeDelta::days(30));
 
@@ -166,7 +185,11 @@ async fn a_link_share_without_reports_makes_a_free_placeholder_and_the_viewer_sh
     let report = get(&app, &t, &format!("/reports/{report_id}")).await;
     assert_eq!(report["format"], "json");
     assert_eq!(report["shared_at"], shared["shared_at"]);
-    let usage = app.store.quota(t.org, QuotaMonth::of(Utc::now())).await.unwrap();
+    let usage = app
+        .store
+        .quota(t.org, QuotaMonth::of(Utc::now()))
+        .await
+        .unwrap();
     assert_eq!(usage.used, 0);
 
     // Until its export ran, the link shows nothing yet.
@@ -185,7 +208,7 @@ async fn a_link_share_without_reports_makes_a_free_placeholder_and_the_viewer_sh
     let page = app.client.get(&share_url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert_viewer_headers(&page);
-    assert_eq!(page.headers().get("x-request-id").is_some(), true);
+    assert!(page.headers().get("x-request-id").is_some());
     let html = page.text().await.unwrap();
     assert!(html.contains("SQL injection in /search"));
     assert!(html.contains("alert(1)"));
@@ -193,10 +216,18 @@ async fn a_link_share_without_reports_makes_a_free_placeholder_and_the_viewer_sh
     assert!(html.contains(&format!("href=\"{share_url}/download\"")));
     assert!(html.contains("<svg"));
 
-    let artefact = app.client.get(format!("{share_url}/download")).send().await.unwrap();
+    let artefact = app
+        .client
+        .get(format!("{share_url}/download"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(artefact.status(), StatusCode::OK);
     assert_viewer_headers(&artefact);
-    assert_eq!(artefact.headers().get("content-type").unwrap(), "application/json");
+    assert_eq!(
+        artefact.headers().get("content-type").unwrap(),
+        "application/json"
+    );
     let json: Value = artefact.json().await.unwrap();
     assert_eq!(json["findings"].as_array().unwrap().len(), 2);
 
@@ -234,13 +265,22 @@ async fn unusable_links_all_get_the_same_plain_404() {
     let token = token_of(&url).to_owned();
     let base = url.trim_end_matches(&token).to_owned();
     let share_id: ShareId = shared["share_id"].as_str().unwrap().parse().unwrap();
-    assert_eq!(app.client.get(&url).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 
     let mut bodies = Vec::new();
     // Tampered: another share id under the same signature.
     let parts: Vec<&str> = token.split('.').collect();
-    let claims = json!({"sub": ShareId::generate().to_string(), "exp": Utc::now().timestamp() + 3600});
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let claims =
+        json!({"sub": ShareId::generate().to_string(), "exp": Utc::now().timestamp() + 3600});
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
     bodies.push(assert_plain_404(&app, &format!("{base}{tampered}")).await);
     // Unknown share, properly signed.
     let links = JwtLinks::new(SigningKeys::parse(TEST_SIGNING_KEYS).unwrap());
@@ -250,10 +290,9 @@ async fn unusable_links_all_get_the_same_plain_404() {
     let expired = links.sign(share_id, Utc::now() - TimeDelta::seconds(1));
     bodies.push(assert_plain_404(&app, &format!("{base}{expired}")).await);
     // Signed with a key the server no longer holds.
-    let rotated_out = JwtLinks::new(
-        SigningKeys::parse("retired:abcdefghijklmnopqrstuvwxyz0123456789").unwrap(),
-    )
-    .sign(share_id, Utc::now() + TimeDelta::hours(1));
+    let rotated_out =
+        JwtLinks::new(SigningKeys::parse("retired:abcdefghijklmnopqrstuvwxyz0123456789").unwrap())
+            .sign(share_id, Utc::now() + TimeDelta::hours(1));
     bodies.push(assert_plain_404(&app, &format!("{base}{rotated_out}")).await);
     // `alg: none`, and another algorithm.
     let payload = URL_SAFE_NO_PAD.encode(
@@ -279,10 +318,26 @@ async fn unusable_links_all_get_the_same_plain_404() {
     bodies.push(assert_plain_404(&app, &format!("{url}/download")).await);
     let first = get(&app, &t, &format!("/reports/{report}/shares")).await[0]["revoked_at"].clone();
     assert!(first.is_string());
-    assert_eq!(revoke(share_id.to_string()).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(get(&app, &t, &format!("/reports/{report}/shares")).await[0]["revoked_at"], first);
-    error(revoke(ShareId::generate().to_string()).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
-    error(revoke("nope".into()).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        revoke(share_id.to_string()).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        get(&app, &t, &format!("/reports/{report}/shares")).await[0]["revoked_at"],
+        first
+    );
+    error(
+        revoke(ShareId::generate().to_string()).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    error(
+        revoke("nope".into()).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 
     bodies.dedup();
     assert_eq!(bodies.len(), 1, "every 404 says the same");
@@ -290,19 +345,45 @@ async fn unusable_links_all_get_the_same_plain_404() {
 
 #[tokio::test]
 async fn share_requests_are_validated() {
-    let app = TestApp::builder().renderer(Arc::new(Broken)).fast_retries().spawn().await;
+    let app = TestApp::builder()
+        .renderer(Arc::new(Broken))
+        .fast_retries()
+        .spawn()
+        .await;
     let t = app.tenant("web").await;
-    for body in [json!({}), json!({"channel": "fax"}), json!({"channel": 5}), json!({"channel": null})] {
-        error(share(&app, &t, body).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_channel").await;
+    for body in [
+        json!({}),
+        json!({"channel": "fax"}),
+        json!({"channel": 5}),
+        json!({"channel": null}),
+    ] {
+        error(
+            share(&app, &t, body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_channel",
+        )
+        .await;
     }
     let unavailable = error(
-        share(&app, &t, json!({"channel": "email", "recipients": ["a@example.com"]})).await,
+        share(
+            &app,
+            &t,
+            json!({"channel": "email", "recipients": ["a@example.com"]}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "channel_unavailable",
     )
     .await;
-    assert!(unavailable["message"].as_str().unwrap().contains("KRAFTER_SMTP_URL"));
-    invalid_field(share(&app, &t, json!({"channel": "slack"})).await, "webhook_url").await;
+    assert!(unavailable["message"]
+        .as_str()
+        .unwrap()
+        .contains("KRAFTER_SMTP_URL"));
+    invalid_field(
+        share(&app, &t, json!({"channel": "slack"})).await,
+        "webhook_url",
+    )
+    .await;
     for url in [
         "http://hooks.slack.com/services/x",
         "https://10.0.0.1/services/x",
@@ -329,10 +410,19 @@ async fn share_requests_are_validated() {
         "expires_in_days",
     )
     .await;
-    invalid_field(share(&app, &t, json!({"channel": "link", "colour": "red"})).await, "colour").await;
+    invalid_field(
+        share(&app, &t, json!({"channel": "link", "colour": "red"})).await,
+        "colour",
+    )
+    .await;
     // Fields of other channels are ignored, whatever they hold.
     envelope(
-        share(&app, &t, json!({"channel": "link", "recipients": 5, "webhook_url": ["x"]})).await,
+        share(
+            &app,
+            &t,
+            json!({"channel": "link", "recipients": 5, "webhook_url": ["x"]}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await;
@@ -408,10 +498,15 @@ async fn slack_server(responses: Vec<ResponseTemplate>) -> MockServer {
     let server = MockServer::start().await;
     let n = responses.len() as u64;
     for (i, response) in responses.into_iter().enumerate() {
-        let mock = Mock::given(method("POST")).and(path(SLACK_PATH)).respond_with(response);
+        let mock = Mock::given(method("POST"))
+            .and(path(SLACK_PATH))
+            .respond_with(response);
         // Each answer once, in order; the last one for every later request.
         if (i as u64) + 1 < n {
-            mock.up_to_n_times(1).with_priority(1 + i as u8).mount(&server).await;
+            mock.up_to_n_times(1)
+                .with_priority(1 + i as u8)
+                .mount(&server)
+                .await;
         } else {
             mock.with_priority(100).mount(&server).await;
         }
@@ -422,7 +517,12 @@ async fn slack_server(responses: Vec<ResponseTemplate>) -> MockServer {
 async fn slack_share(app: &TestApp, t: &Tenant, server: &MockServer, report: &str) -> Value {
     let url = format!("{}{SLACK_PATH}", server.uri());
     envelope(
-        share(app, t, json!({"channel": "slack", "webhook_url": url, "report_id": report})).await,
+        share(
+            app,
+            t,
+            json!({"channel": "slack", "webhook_url": url, "report_id": report}),
+        )
+        .await,
         StatusCode::OK,
     )
     .await
@@ -466,7 +566,10 @@ async fn a_slack_share_is_retried_after_a_500_and_its_path_never_shows() {
         .expect("a viewer link in the text");
     let viewer = viewer.split('|').next().unwrap();
     assert!(viewer.starts_with(&app.base_url), "{viewer}");
-    assert_eq!(app.client.get(viewer).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        app.client.get(viewer).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 
     // The webhook's path is a secret: in no answer of the API.
     for rest in [
@@ -475,7 +578,10 @@ async fn a_slack_share_is_retried_after_a_500_and_its_path_never_shows() {
         format!("/reports/{report}"),
     ] {
         let body = get(&app, &t, &rest).await.to_string();
-        assert!(!body.contains("SECRET") && !body.contains("xoxsecretpath"), "{rest}: {body}");
+        assert!(
+            !body.contains("SECRET") && !body.contains("xoxsecretpath"),
+            "{rest}: {body}"
+        );
     }
     let shares = get(&app, &t, &format!("/reports/{report}/shares")).await;
     assert_eq!(shares[0]["webhook_host"], "127.0.0.1");
@@ -511,7 +617,10 @@ async fn slack_answers_decide_retries_404_is_final_and_429_waits() {
     assert_eq!(deliveries[1]["last_error"], "HTTP 429 Too Many Requests");
     // Not due before the two seconds the server asked for (fast retries would be milliseconds).
     let due = app.job_run_at(deliveries[1]["id"].as_str().unwrap()).await;
-    assert!(due >= asked_at + TimeDelta::seconds(2), "due {due}, asked {asked_at}");
+    assert!(
+        due >= asked_at + TimeDelta::seconds(2),
+        "due {due}, asked {asked_at}"
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         app.run_pending_jobs().await;
@@ -536,8 +645,10 @@ async fn a_slack_server_that_never_answers_fails_after_the_timeouts() {
         .await;
     let t = app.tenant("web").await;
     let report = export(&app, &t, "json").await;
-    let silent =
-        slack_server(vec![ResponseTemplate::new(200).set_delay(Duration::from_secs(30))]).await;
+    let silent = slack_server(vec![
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(30))
+    ])
+    .await;
     slack_share(&app, &t, &silent, &report).await;
     let deliveries = settled_deliveries(&app, &t, &report).await;
     assert_eq!(deliveries[0]["status"], "failed");
@@ -609,7 +720,12 @@ async fn a_worker_that_died_while_sending_is_not_followed_by_a_second_send() {
     let server = slack_server(vec![ResponseTemplate::new(200)]).await;
     slack_share(&app, &t, &server, &report).await;
     // A worker claims the delivery, records that it is sending, and dies there.
-    let claimed = match app.store.claim("doomed", Duration::from_millis(300)).await.unwrap() {
+    let claimed = match app
+        .store
+        .claim("doomed", Duration::from_millis(300))
+        .await
+        .unwrap()
+    {
         Some(Claimed::Delivery(job)) => job,
         other => panic!("expected the delivery job, got {other:?}"),
     };
@@ -630,7 +746,10 @@ async fn a_worker_that_died_while_sending_is_not_followed_by_a_second_send() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(server.received_requests().await.unwrap().is_empty());
-    assert!(app.store.delivered(&claimed).await.is_err(), "the dead worker can write nothing");
+    assert!(
+        app.store.delivered(&claimed).await.is_err(),
+        "the dead worker can write nothing"
+    );
 }
 
 /// A renderer that always fails.
@@ -646,3 +765,122 @@ impl ReportRenderer for Broken {
     }
 }
 
+/// The metric cards of a page's DOM: (label, value) in order.
+fn metric_cards(dom: &str) -> Vec<(String, String)> {
+    let text_of = |chunk: &str, class: &str| -> String {
+        let start = chunk.find(&format!("class=\"{class}\"")).expect(class);
+        let open = chunk[start..].find('>').unwrap() + start + 1;
+        let close = chunk[open..].find('<').unwrap() + open;
+        chunk[open..close].trim().to_owned()
+    };
+    dom.split("class=\"metric\"")
+        .skip(1)
+        .map(|card| (text_of(card, "label"), text_of(card, "value")))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "needs chromium; .ci/run runs it"]
+async fn the_viewer_page_renders_in_chromium_without_a_request_of_its_own() {
+    let chromium = ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok()
+        })
+        .expect("chromium is installed (Debian: apt-get install -y chromium)");
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    finding(&app, &t, "SQL injection in /search", 800).await;
+    finding(&app, &t, "Weak TLS ciphers", 300).await;
+    let report = export(&app, &t, "pdf").await;
+    app.run_pending_jobs().await;
+    let shared = envelope(
+        share(&app, &t, json!({"channel": "link", "report_id": report})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let url = shared["share_url"].as_str().unwrap();
+    let served = app.client.get(url).send().await.unwrap();
+    let csp = served.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let page = served.text().await.unwrap();
+
+    // Chromium reaches the page through a recording proxy, so that every request it makes is seen.
+    let proxy = MockServer::start().await;
+    let viewer_path = url.strip_prefix(&app.base_url).unwrap().to_owned();
+    Mock::given(method("GET"))
+        .and(path(viewer_path.clone()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-security-policy", csp.as_str())
+                .set_body_raw(page.into_bytes(), "text/html; charset=utf-8"),
+        )
+        .mount(&proxy)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let output = tokio::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            &format!("--proxy-server=http://{}", proxy.address()),
+            "--proxy-bypass-list=<-loopback>",
+            &format!("--user-data-dir={}", profile.path().display()),
+            "--dump-dom",
+            &format!("http://viewer.krafter.test{viewer_path}"),
+        ])
+        .output()
+        .await
+        .expect("chromium runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        dom.contains("<h1>web <span class=\"slug\">web</span></h1>"),
+        "{dom}"
+    );
+    assert_eq!(
+        metric_cards(&dom),
+        [
+            ("Risk burn-down".to_owned(), "1100".to_owned()),
+            ("Verification pass rate".to_owned(), "0.0%".to_owned()),
+            ("Regression rate".to_owned(), "0.0%".to_owned()),
+            ("Open findings".to_owned(), "2".to_owned()),
+        ]
+    );
+    assert!(dom.contains("SQL injection in /search"));
+    // Chromium's own services (time, updates, accounts) go through the proxy too: they are the
+    // browser's, not the page's, and are told apart by their hosts.
+    let browser_own = |host: &str| {
+        let host = host.split(':').next().unwrap_or("");
+        [".google.com", ".googleapis.com", ".gvt1.com"]
+            .iter()
+            .any(|suffix| host.ends_with(suffix))
+    };
+    let requests = proxy.received_requests().await.unwrap();
+    let of_the_page: Vec<String> = requests
+        .iter()
+        .filter_map(|r| {
+            let host = r.headers.get("host")?.to_str().ok()?;
+            (!browser_own(host)).then(|| format!("{} {host}{}", r.method, r.url.path()))
+        })
+        .collect();
+    assert_eq!(
+        of_the_page,
+        [format!("GET viewer.krafter.test{viewer_path}")],
+        "the page asked for nothing else"
+    );
+}

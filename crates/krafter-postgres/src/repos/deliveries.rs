@@ -115,8 +115,13 @@ impl DeliveryQueue for PgStore {
         let id = job.delivery.id.as_uuid();
         conn.transaction::<_, Tx, _>(async |conn| {
             hold(conn, job.into()).await?;
-            move_delivery(conn, id, DeliveryStatus::Sending, job.delivery.last_error.as_deref())
-                .await
+            move_delivery(
+                conn,
+                id,
+                DeliveryStatus::Sending,
+                job.delivery.last_error.as_deref(),
+            )
+            .await
         })
         .await?;
         Ok(())
@@ -209,11 +214,7 @@ impl DeliveryQueue for PgStore {
         Ok(())
     }
 
-    async fn heartbeat(
-        &self,
-        job: &ClaimedDelivery,
-        lease: Duration,
-    ) -> Result<(), JobQueueError> {
+    async fn heartbeat(&self, job: &ClaimedDelivery, lease: Duration) -> Result<(), JobQueueError> {
         let mut conn = self.conn().await?;
         renew(&mut conn, job.into(), lease).await
     }

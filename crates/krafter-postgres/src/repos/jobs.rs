@@ -406,11 +406,7 @@ impl PgStore {
 
 #[async_trait]
 impl JobQueue for PgStore {
-    async fn claim(
-        &self,
-        worker: &str,
-        lease: Duration,
-    ) -> Result<Option<Claimed>, JobQueueError> {
+    async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>, JobQueueError> {
         let lease = interval(lease)?;
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;

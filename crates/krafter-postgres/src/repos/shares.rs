@@ -117,7 +117,11 @@ async fn create_in(
         ReportStatus::Queued | ReportStatus::Exporting => false,
     };
     // An exported report becomes `shared` now; one still exporting when its export ends.
-    let target = if exported { ReportStatus::Shared } else { status };
+    let target = if exported {
+        ReportStatus::Shared
+    } else {
+        status
+    };
     let updated: Option<ReportRow> = diesel::update(r::table.find(report.id))
         .filter(r::status.eq(report.status))
         .set((
@@ -261,18 +265,21 @@ impl ShareRepository for PgStore {
         at: DateTime<Utc>,
     ) -> Result<Share, ShareRepoError> {
         let mut conn = self.conn().await?;
-        let row: Option<ShareRow> = diesel::update(shares::table.find(id.as_uuid()))
-            .filter(shares::project_id.eq(project.as_uuid()))
-            .set(shares::revoked_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<Timestamptz>>(
-                "coalesce(revoked_at, ",
-            )
-            .bind::<Timestamptz, _>(at)
-            .sql(")")))
-            .returning(ShareRow::as_returning())
-            .get_result(&mut conn)
-            .await
-            .optional()
-            .map_err(storage)?;
+        let row: Option<ShareRow> =
+            diesel::update(shares::table.find(id.as_uuid()))
+                .filter(shares::project_id.eq(project.as_uuid()))
+                .set(
+                    shares::revoked_at.eq(diesel::dsl::sql::<
+                        diesel::sql_types::Nullable<Timestamptz>,
+                    >("coalesce(revoked_at, ")
+                    .bind::<Timestamptz, _>(at)
+                    .sql(")")),
+                )
+                .returning(ShareRow::as_returning())
+                .get_result(&mut conn)
+                .await
+                .optional()
+                .map_err(storage)?;
         row.ok_or(ShareRepoError::ShareNotFound)?
             .try_into()
             .map_err(ShareRepoError::Storage)

@@ -5,5 +5,6 @@ mod envelope;
 mod exports;
 mod findings;
 mod helpers;
+mod share_email;
 mod shares;
 mod summary;

@@ -280,3 +280,271 @@ impl DeliveryWorker {
         }
     }
 }
+
+#[cfg(all(test, feature = "mock"))]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::export::{
+        Artefact, ExportFormat, MockArtefactStore, MockReportSource, Report, ReportId,
+    };
+    use crate::ids::{OrgId, ProjectId};
+    use crate::metrics::Summary;
+    use crate::share::delivery::Delivery;
+    use crate::share::ports::{MockDeliveryQueue, MockLinkSigner, MockMailer, MockWebhooks};
+    use crate::share::record::{Share, ShareChannel, ShareId};
+    use crate::share::request::EmailAddress;
+
+    const NOW: &str = "2026-06-10T15:00:00Z";
+
+    fn now() -> DateTime<Utc> {
+        NOW.parse().unwrap()
+    }
+
+    fn job(status: ReportStatus, delivery: DeliveryStatus, attempt: u32) -> ClaimedDelivery {
+        let report = Report {
+            id: ReportId::generate(),
+            org_id: OrgId::generate(),
+            project_id: ProjectId::generate(),
+            period_start: now().date_naive(),
+            period_end: now().date_naive(),
+            format: ExportFormat::Json,
+            status,
+            snapshot: Summary {
+                risk_burn_down: vec![],
+                verification_pass_rate: 0.0,
+                regression_rate: 0.0,
+                open_findings: 3,
+            },
+            error: (status == ReportStatus::Failed).then(|| "the renderer broke".to_owned()),
+            artefact: Some(Artefact {
+                key: "org/report.json".into(),
+                size_bytes: 2,
+            }),
+            exported_at: None,
+            shared_at: Some(now()),
+            created_at: now(),
+            updated_at: now(),
+        };
+        let share = Share {
+            id: ShareId::generate(),
+            org_id: report.org_id,
+            project_id: report.project_id,
+            report_id: report.id,
+            channel: ShareChannel::Email,
+            recipients: vec!["lead@example.com".into()],
+            webhook_host: None,
+            created_at: now(),
+            expires_at: now() + TimeDelta::days(30),
+            revoked_at: None,
+            view_count: 0,
+            last_viewed_at: None,
+        };
+        ClaimedDelivery {
+            delivery: Delivery {
+                id: DeliveryId::generate(),
+                share_id: share.id,
+                report_id: report.id,
+                target: DeliveryTarget::Email(EmailAddress::parse("lead@example.com").unwrap()),
+                status: delivery,
+                attempts: attempt.saturating_sub(1),
+                last_error: None,
+                created_at: now(),
+                updated_at: now(),
+                delivered_at: None,
+            },
+            report,
+            share,
+            attempt,
+            lease_token: uuid::Uuid::new_v4(),
+        }
+    }
+
+    fn worker(queue: MockDeliveryQueue, mailer: MockMailer) -> DeliveryWorker {
+        let mut source = MockReportSource::new();
+        source
+            .expect_names()
+            .returning(|_| Ok(("Acme".into(), "web".into(), "Web shop".into())));
+        let mut artefacts = MockArtefactStore::new();
+        artefacts.expect_open().returning(|_| {
+            Ok(Box::pin(futures::stream::iter([Ok(
+                bytes::Bytes::from_static(b"{}"),
+            )])))
+        });
+        let mut links = MockLinkSigner::new();
+        links.expect_sign().returning(|_, _| "signed".into());
+        DeliveryWorker::new(DeliveryWorkerDeps {
+            queue: Arc::new(queue),
+            source: Arc::new(source),
+            artefacts: Arc::new(artefacts),
+            mailer: Some(Arc::new(mailer)),
+            webhooks: Arc::new(MockWebhooks::new()),
+            links: Arc::new(links),
+            clock: Arc::new(FixedClock(now())),
+            public_url: "https://reports.example.com".into(),
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(3600),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_delivery_found_sending_is_failed_not_sent_again() {
+        let claimed = job(ReportStatus::Shared, DeliveryStatus::Sending, 2);
+        let id = claimed.delivery.id;
+        let mut queue = MockDeliveryQueue::new();
+        queue
+            .expect_fail()
+            .withf(|_, reason| reason == OUTCOME_UNKNOWN)
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mailer = MockMailer::new(); // any send would panic: none expected
+        let outcome = worker(queue, mailer).handle("w", claimed).await.unwrap();
+        assert_eq!(
+            outcome,
+            DeliveryOutcome::Failed {
+                delivery: id,
+                reason: OUTCOME_UNKNOWN.into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delivery_waits_for_its_export_and_fails_with_it() {
+        let claimed = job(ReportStatus::Exporting, DeliveryStatus::Pending, 1);
+        let id = claimed.delivery.id;
+        let mut queue = MockDeliveryQueue::new();
+        queue.expect_defer().times(1).returning(|_| Ok(()));
+        let outcome = worker(queue, MockMailer::new())
+            .handle("w", claimed)
+            .await
+            .unwrap();
+        assert_eq!(outcome, DeliveryOutcome::Waiting(id));
+
+        let claimed = job(ReportStatus::Failed, DeliveryStatus::Pending, 1);
+        let mut queue = MockDeliveryQueue::new();
+        queue
+            .expect_fail()
+            .withf(|_, reason| reason == "the report's export failed: the renderer broke")
+            .times(1)
+            .returning(|_, _| Ok(()));
+        worker(queue, MockMailer::new())
+            .handle("w", claimed)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn sending_is_recorded_before_the_message_goes_out() {
+        let claimed = job(ReportStatus::Shared, DeliveryStatus::Pending, 1);
+        let id = claimed.delivery.id;
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut queue = MockDeliveryQueue::new();
+        let seen = order.clone();
+        queue.expect_begin_send().times(1).returning(move |_| {
+            seen.lock().unwrap().push("begin_send");
+            Ok(())
+        });
+        let seen = order.clone();
+        queue.expect_delivered().times(1).returning(move |_| {
+            seen.lock().unwrap().push("delivered");
+            Ok(())
+        });
+        let mut mailer = MockMailer::new();
+        let seen = order.clone();
+        mailer
+            .expect_send()
+            .times(1)
+            .returning(move |to, message, attachments| {
+                assert_eq!(to.as_str(), "lead@example.com");
+                assert_eq!(
+                    message.viewer_url,
+                    "https://reports.example.com/insights/audit/reports/shared/signed"
+                );
+                assert_eq!(message.project_name, "Web shop");
+                assert_eq!(attachments.len(), 1);
+                assert_eq!(attachments[0].content, b"{}");
+                assert_eq!(attachments[0].content_type, "application/json");
+                seen.lock().unwrap().push("send");
+                Ok(())
+            });
+        let outcome = worker(queue, mailer).handle("w", claimed).await.unwrap();
+        assert_eq!(outcome, DeliveryOutcome::Delivered(id));
+        assert_eq!(*order.lock().unwrap(), ["begin_send", "send", "delivered"]);
+    }
+
+    #[tokio::test]
+    async fn transient_failures_retry_honouring_retry_after_until_the_last_attempt() {
+        let claimed = job(ReportStatus::Shared, DeliveryStatus::Pending, 1);
+        let mut queue = MockDeliveryQueue::new();
+        queue.expect_begin_send().returning(|_| Ok(()));
+        queue
+            .expect_retry()
+            .withf(|_, reason, at| {
+                // Backoff for attempt 1 is 2 s; the server asked for 90 s.
+                reason == "HTTP 429 Too Many Requests"
+                    && *at == "2026-06-10T15:01:30Z".parse::<DateTime<Utc>>().unwrap()
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut mailer = MockMailer::new();
+        mailer.expect_send().returning(|_, _, _| {
+            Err(SendError::Transient {
+                reason: "HTTP 429 Too Many Requests".into(),
+                retry_after: Some(Duration::from_secs(90)),
+            })
+        });
+        let outcome = worker(queue, mailer).handle("w", claimed).await.unwrap();
+        assert!(matches!(
+            outcome,
+            DeliveryOutcome::Retrying { attempt: 1, .. }
+        ));
+
+        let last = job(ReportStatus::Shared, DeliveryStatus::Pending, 5);
+        let mut queue = MockDeliveryQueue::new();
+        queue.expect_begin_send().returning(|_| Ok(()));
+        queue
+            .expect_fail()
+            .withf(|_, reason| reason == "451 4.3.0 try again later")
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut mailer = MockMailer::new();
+        mailer
+            .expect_send()
+            .returning(|_, _, _| Err(SendError::transient("451 4.3.0 try again later")));
+        worker(queue, mailer).handle("w", last).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_final_and_a_lost_lease_writes_nothing_more() {
+        let claimed = job(ReportStatus::Shared, DeliveryStatus::Pending, 1);
+        let mut queue = MockDeliveryQueue::new();
+        queue.expect_begin_send().returning(|_| Ok(()));
+        queue
+            .expect_fail()
+            .withf(|_, reason| reason == "550 5.1.1 mailbox unavailable")
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut mailer = MockMailer::new();
+        mailer
+            .expect_send()
+            .returning(|_, _, _| Err(SendError::permanent("550 5.1.1 mailbox unavailable")));
+        worker(queue, mailer).handle("w", claimed).await.unwrap();
+
+        let claimed = job(ReportStatus::Shared, DeliveryStatus::Pending, 1);
+        let id = claimed.delivery.id;
+        let mut queue = MockDeliveryQueue::new();
+        queue
+            .expect_begin_send()
+            .returning(|_| Err(JobQueueError::LeaseLost));
+        let outcome = worker(queue, MockMailer::new())
+            .handle("w", claimed)
+            .await
+            .unwrap();
+        assert_eq!(outcome, DeliveryOutcome::LeaseLost(id));
+    }
+}

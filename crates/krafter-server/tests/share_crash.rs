@@ -59,7 +59,10 @@ async fn serve(db: &TestDatabase, smtp: &SmtpServer, data: &std::path::Path) -> 
         .env("KRAFTER_JOB_LEASE_SECONDS", "3")
         .env("KRAFTER_SMTP_URL", smtp.url())
         .env("KRAFTER_MAIL_FROM", "reports@krafter.test")
-        .env("KRAFTER_SIGNING_KEYS", "k1:0123456789abcdef0123456789abcdef-k1")
+        .env(
+            "KRAFTER_SIGNING_KEYS",
+            "k1:0123456789abcdef0123456789abcdef-k1",
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -77,13 +80,21 @@ async fn serve(db: &TestDatabase, smtp: &SmtpServer, data: &std::path::Path) -> 
         .await
         .map_or(true, |r| !r.status().is_success())
     {
-        assert!(Instant::now() < deadline, "krafter serve never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "krafter serve never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server
 }
 
-async fn poll(client: &reqwest::Client, url: &str, key: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn poll(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let body: Value = client
@@ -111,7 +122,14 @@ async fn a_worker_killed_between_sending_and_recording_does_not_send_twice() {
     krafter(&db, &["project", "create", "--org", &org, "--slug", "web"]);
     let key = krafter(
         &db,
-        &["key", "create", "--org", &org, "--scopes", "audit:read,audit:write"],
+        &[
+            "key",
+            "create",
+            "--org",
+            &org,
+            "--scopes",
+            "audit:read,audit:write",
+        ],
     );
     let smtp = SmtpServer::start(SmtpServerOptions::new().replies([SmtpReply::Hang]));
     let data = tempfile::tempdir().unwrap();
@@ -130,7 +148,10 @@ async fn a_worker_killed_between_sending_and_recording_does_not_send_twice() {
         .await
         .unwrap();
     let report = report["data"]["id"].as_str().unwrap().to_owned();
-    poll(&client, &format!("{api}/reports/{report}"), &key, |r| r["status"] == "exported").await;
+    poll(&client, &format!("{api}/reports/{report}"), &key, |r| {
+        r["status"] == "exported"
+    })
+    .await;
     let shared = client
         .post(format!("{api}/reports/share"))
         .bearer_auth(&key)

@@ -50,7 +50,12 @@ async fn share_by_email(app: &TestApp, t: &Tenant, report: &str, to: &[&str]) ->
     envelope(response, StatusCode::OK).await
 }
 
-async fn deliveries_when(app: &TestApp, t: &Tenant, report: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn deliveries_when(
+    app: &TestApp,
+    t: &Tenant,
+    report: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + WAIT;
     loop {
         let response = app
@@ -60,7 +65,11 @@ async fn deliveries_when(app: &TestApp, t: &Tenant, report: &str, done: impl Fn(
             .send()
             .await
             .unwrap();
-        let list = envelope(response, StatusCode::OK).await.as_array().unwrap().clone();
+        let list = envelope(response, StatusCode::OK)
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
         if done(&list) {
             return list;
         }
@@ -82,19 +91,36 @@ async fn an_email_share_arrives_with_both_parts_and_the_artefact() {
     let report = exported(&app, &t, "csv").await;
     let shared = share_by_email(&app, &t, &report, &["lead@example.com", "ciso@example.com"]).await;
     assert_eq!(shared["channel"], "email");
-    assert_eq!(shared["recipients"], json!(["lead@example.com", "ciso@example.com"]));
+    assert_eq!(
+        shared["recipients"],
+        json!(["lead@example.com", "ciso@example.com"])
+    );
     assert_eq!(shared["share_url"], Value::Null);
 
     let deliveries = deliveries_when(&app, &t, &report, all("delivered")).await;
-    let targets: Vec<&str> = deliveries.iter().map(|d| d["target"].as_str().unwrap()).collect();
+    let targets: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["target"].as_str().unwrap())
+        .collect();
     assert_eq!(targets, ["lead@example.com", "ciso@example.com"]);
-    assert!(deliveries.iter().all(|d| d["attempts"] == 1 && d["channel"] == "email"));
+    assert!(deliveries
+        .iter()
+        .all(|d| d["attempts"] == 1 && d["channel"] == "email"));
 
     let received = server.wait_for_messages(2, WAIT).await;
     let mut to: Vec<String> = Vec::new();
     for raw in &received {
         let email = MessageParser::default().parse(raw.as_bytes()).unwrap();
-        to.push(email.to().unwrap().first().unwrap().address().unwrap().to_owned());
+        to.push(
+            email
+                .to()
+                .unwrap()
+                .first()
+                .unwrap()
+                .address()
+                .unwrap()
+                .to_owned(),
+        );
         let subject = email.subject().unwrap();
         assert!(subject.starts_with("Audit report: web ("), "{subject}");
         assert_eq!(email.text_body.len(), 1);
@@ -110,13 +136,22 @@ async fn an_email_share_arrives_with_both_parts_and_the_artefact() {
             .find(|w| w.starts_with(&viewer))
             .unwrap()
             .trim_end_matches(['.', ',', ')', '>']);
-        assert_eq!(app.client.get(link).send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            app.client.get(link).send().await.unwrap().status(),
+            StatusCode::OK
+        );
         assert_eq!(email.attachment_count(), 1);
         let attached = email.attachment(0).unwrap();
         let name = attached.attachment_name().unwrap();
-        assert!(name.starts_with("web-report-") && name.ends_with(".csv"), "{name}");
+        assert!(
+            name.starts_with("web-report-") && name.ends_with(".csv"),
+            "{name}"
+        );
         let content_type = attached.content_type().unwrap();
-        assert_eq!((content_type.ctype(), content_type.subtype()), ("text", Some("csv")));
+        assert_eq!(
+            (content_type.ctype(), content_type.subtype()),
+            ("text", Some("csv"))
+        );
         let download = app
             .client
             .get(app.audit_url(&t, &format!("/reports/{report}/download")))
@@ -148,9 +183,8 @@ async fn a_451_is_retried_and_a_550_fails_once_visibly() {
     assert_eq!(deliveries[0]["last_error"], Value::Null);
     assert_eq!(server.wait_for_messages(1, WAIT).await.len(), 1);
 
-    let refusing = SmtpServer::start(
-        SmtpServerOptions::new().replies([SmtpReply::MailboxUnavailable]),
-    );
+    let refusing =
+        SmtpServer::start(SmtpServerOptions::new().replies([SmtpReply::MailboxUnavailable]));
     let app = app_with(&refusing).await;
     let t = app.tenant("web").await;
     let report = exported(&app, &t, "json").await;

@@ -884,3 +884,62 @@ async fn the_viewer_page_renders_in_chromium_without_a_request_of_its_own() {
         "the page asked for nothing else"
     );
 }
+
+#[tokio::test]
+async fn the_spec_error_shapes_and_a_report_row_that_cannot_be_updated() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let report = export(&app, &t, "json").await;
+    app.run_pending_jobs().await;
+
+    let response = share(&app, &t, json!({"channel": "pigeon"})).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["data", "error", "meta"]);
+    assert_eq!(body["data"], Value::Null);
+    assert!(body["meta"]["request_id"].is_string());
+    assert_eq!(body["error"]["code"], "invalid_channel");
+    assert_eq!(
+        body["error"]["message"],
+        "channel must be one of email, slack, link"
+    );
+
+    // A trigger that skips every update of the report row: the share cannot mark it shared.
+    let mut conn = AsyncPgConnection::establish(app.db.url()).await.unwrap();
+    conn.batch_execute(
+        "CREATE FUNCTION skip_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+         CREATE TRIGGER reports_frozen BEFORE UPDATE ON reports FOR EACH ROW EXECUTE FUNCTION skip_update();",
+    )
+    .await
+    .unwrap();
+    let server = slack_server(vec![ResponseTemplate::new(200)]).await;
+    let url = format!("{}{SLACK_PATH}", server.uri());
+    let response = share(
+        &app,
+        &t,
+        json!({"channel": "slack", "webhook_url": url, "report_id": report}),
+    )
+    .await;
+    let failed = error(response, StatusCode::UNPROCESSABLE_ENTITY, "request_failed").await;
+    assert_eq!(
+        failed["message"],
+        "the report could not be updated; try again"
+    );
+    conn.batch_execute("DROP TRIGGER reports_frozen ON reports; DROP FUNCTION skip_update();")
+        .await
+        .unwrap();
+    // Nothing of it was stored: no share, no delivery, no job.
+    assert_eq!(
+        get(&app, &t, &format!("/reports/{report}/shares")).await,
+        json!([])
+    );
+    assert_eq!(
+        get(&app, &t, &format!("/reports/{report}/deliveries")).await,
+        json!([])
+    );
+    assert!(app.run_pending_jobs().await.is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

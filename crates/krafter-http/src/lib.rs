@@ -6,7 +6,7 @@ mod errors;
 mod extract;
 pub mod openapi;
 mod routes;
-mod viewer;
+pub(crate) mod viewer;
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -7,6 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{findings, health, regressions, reports, shares, summary};
+use crate::viewer;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,13 +19,14 @@ use crate::routes::{findings, health, regressions, reports, shares, summary};
         findings::create, findings::list, findings::update, findings::verify, findings::open_regression,
         regressions::close, summary::summary, reports::export, reports::list, reports::get,
         reports::download, shares::share, shares::deliveries, shares::shares, shares::revoke,
-        health::healthz, health::readyz,
+        viewer::page, viewer::download, health::healthz, health::readyz,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "findings", description = "The findings ledger"),
         (name = "regressions"),
         (name = "reports", description = "Metrics and exports"),
+        (name = "viewer", description = "The public viewer of shared reports"),
         (name = "health"),
     )
 )]

@@ -63,7 +63,22 @@ fn answer_error(error: ShareError) -> HttpResponse {
     }
 }
 
-/// The shared report's page.
+/// The public viewer of a shared report (no authentication: the signed token is the key).
+///
+/// Shows the report as it was exported. Every unusable link (tampered, unknown, expired, revoked)
+/// gets the same plain 404 page.
+#[utoipa::path(
+    get,
+    path = "/insights/audit/reports/shared/{token}",
+    tag = "viewer",
+    params(("token" = String, Path, description = "The signed token of a share link", max_length = 2048)),
+    responses(
+        (status = 200, description = "The report's page", content_type = "text/html", body = String,
+            headers(("content-security-policy" = String), ("cache-control" = String), ("referrer-policy" = String), ("x-robots-tag" = String))),
+        (status = 404, description = "No shared report at this address", content_type = "text/html", body = String),
+    ),
+    security(())
+)]
 pub async fn page(services: web::Data<Services>, token: web::Path<String>) -> HttpResponse {
     let page = match services.shares.view(&token).await {
         Ok(page) => page,
@@ -89,7 +104,20 @@ pub async fn page(services: web::Data<Services>, token: web::Path<String>) -> Ht
     }
 }
 
-/// The shared report's artefact.
+/// The artefact of a shared report.
+#[utoipa::path(
+    get,
+    path = "/insights/audit/reports/shared/{token}/download",
+    tag = "viewer",
+    params(("token" = String, Path, description = "The signed token of a share link", max_length = 2048)),
+    responses(
+        (status = 200, description = "The artefact, with its Content-Type and `Content-Disposition: attachment`",
+            content(("application/pdf"), ("text/csv"), ("application/json"), ("text/html")),
+            headers(("content-disposition" = String))),
+        (status = 404, description = "No shared report at this address", content_type = "text/html", body = String),
+    ),
+    security(())
+)]
 pub async fn download(services: web::Data<Services>, token: web::Path<String>) -> HttpResponse {
     let (report, file_name, stream) = match services.shares.view_download(&token).await {
         Ok(found) => found,

@@ -147,6 +147,14 @@ async fn the_openapi_document_describes_every_route() {
             format!("{audit}/reports/shares/{{share_id}}"),
             vec!["delete"],
         ),
+        (
+            "/insights/audit/reports/shared/{token}".to_owned(),
+            vec!["get"],
+        ),
+        (
+            "/insights/audit/reports/shared/{token}/download".to_owned(),
+            vec!["get"],
+        ),
         ("/healthz".to_owned(), vec!["get"]),
         ("/readyz".to_owned(), vec!["get"]),
     ];

@@ -1,34 +1,14 @@
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::export::ReportId;
 use crate::ledger::{stored_enum, TransitionError};
 use crate::share::record::{ShareChannel, ShareId};
 use crate::share::request::{EmailAddress, WebhookUrl};
 
-/// One message to one recipient (an email address or a webhook).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DeliveryId(Uuid);
-
-impl DeliveryId {
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl std::fmt::Display for DeliveryId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
+crate::ids::uuid_id!(
+    /// One message to one recipient (an email address or a webhook).
+    DeliveryId
+);
 
 stored_enum!(
     /// `pending → sending → delivered | failed`, and `sending → pending` for another attempt.

@@ -1,41 +1,13 @@
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use crate::export::ReportId;
 use crate::ids::{OrgId, ProjectId};
 use crate::ledger::stored_enum;
 
-/// A share record: one act of sharing a report. A link names it, so that revoking it ends the link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ShareId(Uuid);
-
-impl ShareId {
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7())
-    }
-
-    pub const fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
-    pub const fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl std::fmt::Display for ShareId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::str::FromStr for ShareId {
-    type Err = uuid::Error;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::parse_str(s).map(Self)
-    }
-}
+crate::ids::uuid_id!(
+    /// A share record: one act of sharing a report. A link names it, so that revoking it ends the link.
+    ShareId
+);
 
 stored_enum!(
     /// How a report is shared.

@@ -91,7 +91,7 @@ fn every_vector_is_met_by_both_computations() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 35);
+    assert_eq!(checked, 40);
 }
 
 #[test]
@@ -287,4 +287,94 @@ fn deltas_of_a_day_that_cancels_out_are_dropped() {
             ..Default::default()
         }
     );
+}
+
+fn regression(finding: FindingId, opened_at: &str, closed_at: Option<&str>) -> Regression {
+    Regression {
+        id: RegressionId::generate(),
+        finding_id: finding,
+        opened_at: at(opened_at),
+        closed_at: closed_at.map(at),
+    }
+}
+
+fn regression_rates(history: &ProjectHistory, days: &[&str]) -> Vec<f64> {
+    days.iter()
+        .map(|d| summary(history, Some(d), Some(d), "2026-06-10").regression_rate)
+        .collect()
+}
+
+#[test]
+fn a_finding_that_came_back_counts_once_and_only_while_terminal() {
+    let resolved = finding(&[
+        ("2026-06-01T08:00:00Z", New, 10),
+        ("2026-06-02T08:00:00Z", Resolved, 10),
+        ("2026-06-06T08:00:00Z", Triaged, 10),
+        ("2026-06-08T08:00:00Z", Resolved, 10),
+    ]);
+    let open = finding(&[("2026-06-01T08:00:00Z", New, 10)]);
+    let dismissed = finding(&[
+        ("2026-06-01T08:00:00Z", New, 10),
+        ("2026-06-02T08:00:00Z", Dismissed, 10),
+    ]);
+    let h = ProjectHistory {
+        regressions: vec![
+            regression(resolved.finding_id, "2026-06-03T08:00:00Z", None),
+            regression(
+                resolved.finding_id,
+                "2026-06-04T08:00:00Z",
+                Some("2026-06-05T08:00:00Z"),
+            ),
+            regression(open.finding_id, "2026-06-03T08:00:00Z", None),
+            regression(
+                dismissed.finding_id,
+                "2026-06-04T08:00:00Z",
+                Some("2026-06-09T00:00:00Z"),
+            ),
+        ],
+        findings: vec![resolved, open, dismissed],
+        ..Default::default()
+    };
+    // 06-03: one of two terminal findings; 06-04: both, the first only once for its two
+    // regressions; 06-06: the first is reopened; 06-08: resolved again with its regression still
+    // open; 06-09: the second's regression closed at midnight.
+    assert_eq!(
+        regression_rates(
+            &h,
+            &[
+                "2026-06-02",
+                "2026-06-03",
+                "2026-06-04",
+                "2026-06-05",
+                "2026-06-06",
+                "2026-06-08",
+                "2026-06-09"
+            ]
+        ),
+        [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 0.5]
+    );
+}
+
+#[test]
+fn the_regression_rate_never_exceeds_one() {
+    let f = finding(&[
+        ("2026-06-01T08:00:00Z", New, 10),
+        ("2026-06-02T08:00:00Z", Resolved, 10),
+    ]);
+    let h = ProjectHistory {
+        regressions: (0..5)
+            .map(|i| regression(f.finding_id, &format!("2026-06-0{}T08:00:00Z", 3 + i), None))
+            .collect(),
+        findings: vec![f],
+        ..Default::default()
+    };
+    let s = summary(&h, None, None, "2026-06-10");
+    assert_eq!(s.regression_rate, 1.0);
+    let totals = reference::daily_deltas(&h);
+    let returned: Vec<(String, i64)> = totals
+        .iter()
+        .filter(|(_, d)| d.returned_findings != 0)
+        .map(|(day, d)| (day.to_string(), d.returned_findings))
+        .collect();
+    assert_eq!(returned, [("2026-06-03".to_string(), 1)]);
 }

@@ -107,6 +107,10 @@ pub struct SummaryDto {
     pub risk_burn_down: Vec<BurnDownPointDto>,
     #[schema(minimum = 0, maximum = 1)]
     pub verification_pass_rate: f64,
+    /// The share of closed findings that came back: findings in a terminal status (resolved or
+    /// dismissed) with at least one open regression, over findings in a terminal status, at the
+    /// end of `date_to` (today: now). Each finding counts once however many regressions it has;
+    /// regressions on open findings do not count. 0 when no finding is terminal.
     #[schema(minimum = 0, maximum = 1)]
     pub regression_rate: f64,
     pub open_findings: i64,

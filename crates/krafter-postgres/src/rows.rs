@@ -306,6 +306,7 @@ pub(crate) struct DailyTotalRow {
     pub open_regressions: i64,
     pub verifications: i64,
     pub verifications_passed: i64,
+    pub returned_findings: i64,
 }
 
 impl DailyTotalRow {
@@ -319,6 +320,7 @@ impl DailyTotalRow {
             open_regressions: d.open_regressions,
             verifications: d.verifications,
             verifications_passed: d.verifications_passed,
+            returned_findings: d.returned_findings,
         }
     }
 
@@ -330,6 +332,7 @@ impl DailyTotalRow {
             open_regressions: self.open_regressions,
             verifications: self.verifications,
             verifications_passed: self.verifications_passed,
+            returned_findings: self.returned_findings,
         }
     }
 }

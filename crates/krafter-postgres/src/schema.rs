@@ -86,6 +86,7 @@ diesel::table! {
         open_regressions -> BigInt,
         verifications -> BigInt,
         verifications_passed -> BigInt,
+        returned_findings -> BigInt,
     }
 }
 

@@ -67,8 +67,12 @@ pub enum LedgerRepoError {
 ///   `change.day_delta()`; when it answers `None`, writes nothing. Answers the finding as it now is.
 /// - `add_verification` and `open_regression` lock the finding, pass it to `decide`, and store what
 ///   it answers with `verification.day_delta()` or `regression.opening_delta()`.
-/// - `close_regression` locks the regression, passes it to `decide`, and stores the closed
-///   regression with its `closing_delta()`.
+/// - `close_regression` locks the regression's finding, then the regression, passes it to
+///   `decide`, and stores the closed regression with its `closing_delta()`.
+/// - `change_finding`, `open_regression` and `close_regression` also store
+///   `returned_shift(before, after)` (see [`crate::metrics::FindingRecord`]) over the finding's
+///   events and regressions as stored before the write and as they are after it; the finding's
+///   lock keeps both exact.
 /// - A `decide` that refuses leaves nothing written and comes back as `Rejected`.
 /// - `FindingNotFound` / `RegressionNotFound` when the id is not in this project.
 /// - `list_findings` is newest first by (created_at, id), resuming after `query.after`.

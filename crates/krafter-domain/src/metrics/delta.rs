@@ -11,8 +11,12 @@ pub struct DayDelta {
     pub open_findings: i64,
     /// Findings in a terminal status.
     pub terminal_findings: i64,
-    /// Regressions opened and not yet closed.
+    /// Regressions opened and not yet closed. No figure reads it since the regression rate
+    /// counts findings; kept exact so that going back to a version that reads it needs no rebuild.
     pub open_regressions: i64,
+    /// Findings in a terminal status with at least one open regression: the regression rate's
+    /// numerator (see [`crate::metrics::FindingRecord`]).
+    pub returned_findings: i64,
     /// Verifications that occurred on this day (not cumulative in meaning, but summed the same way).
     pub verifications: i64,
     pub verifications_passed: i64,
@@ -33,6 +37,7 @@ impl Add for DayDelta {
             open_findings: self.open_findings + o.open_findings,
             terminal_findings: self.terminal_findings + o.terminal_findings,
             open_regressions: self.open_regressions + o.open_regressions,
+            returned_findings: self.returned_findings + o.returned_findings,
             verifications: self.verifications + o.verifications,
             verifications_passed: self.verifications_passed + o.verifications_passed,
         }
@@ -62,6 +67,7 @@ impl Sub for DayDelta {
             open_findings: self.open_findings - o.open_findings,
             terminal_findings: self.terminal_findings - o.terminal_findings,
             open_regressions: self.open_regressions - o.open_regressions,
+            returned_findings: self.returned_findings - o.returned_findings,
             verifications: self.verifications - o.verifications,
             verifications_passed: self.verifications_passed - o.verifications_passed,
         }

@@ -7,6 +7,7 @@
 mod delta;
 mod port;
 pub mod reference;
+mod returned;
 mod service;
 mod summary;
 mod window;
@@ -15,6 +16,7 @@ pub use delta::{DatedDelta, DayDelta, DeltaLedger};
 #[cfg(feature = "mock")]
 pub use port::MockMetricsRepository;
 pub use port::{MetricsRepoError, MetricsRepository};
+pub use returned::{returned_shift, FindingRecord};
 pub use service::{Summaries, SummaryError};
 pub use summary::{summarize, BurnDownPoint, Summary};
 pub use window::{DateWindow, SummaryQuery, VerificationScope, MAX_WINDOW_DAYS};

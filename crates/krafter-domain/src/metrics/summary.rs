@@ -17,7 +17,8 @@ pub struct Summary {
     pub risk_burn_down: Vec<BurnDownPoint>,
     /// Passed over all verifications counted; 0 when there are none.
     pub verification_pass_rate: f64,
-    /// Open regressions over terminal findings at the end of the window; 0 when none are terminal.
+    /// The share of terminal findings that came back: those with at least one open regression,
+    /// over all terminal findings, at the end of the window; 0 when none are terminal. Within 0..1.
     pub regression_rate: f64,
     /// Findings in an open status at the end of the window.
     pub open_findings: i64,
@@ -49,7 +50,7 @@ pub fn summarize(query: &SummaryQuery, ledger: &DeltaLedger) -> Summary {
             verifications.verifications_passed,
             verifications.verifications,
         ),
-        regression_rate: ratio(state.open_regressions, state.terminal_findings),
+        regression_rate: ratio(state.returned_findings, state.terminal_findings),
         open_findings: state.open_findings,
     }
 }

@@ -133,7 +133,7 @@ async fn the_summary_vectors_hold_through_http_and_postgres() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 35);
+    assert_eq!(checked, 40);
 }
 
 #[tokio::test]
@@ -201,4 +201,102 @@ async fn bad_windows_are_422_naming_the_field() {
         .unwrap();
     let data = envelope(longest, StatusCode::OK).await;
     assert_eq!(data["risk_burn_down"].as_array().unwrap().len(), 366);
+}
+
+/// The regression rate through the API: each terminal finding that came back counts once,
+/// regressions on open findings do not, and status changes and closings move it.
+#[tokio::test]
+async fn the_regression_rate_is_the_share_of_closed_findings_that_came_back() {
+    use reqwest::Method;
+
+    let app = TestApp::with_clock(Arc::new(FixedClock(
+        "2026-06-10T15:00:00Z".parse().unwrap(),
+    )))
+    .await;
+    let t = app.tenant("web").await;
+    let rate = |query: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let response = app
+                .client
+                .get(app.audit_url(t, &format!("/reports/summary{query}")))
+                .bearer_auth(&t.read_key)
+                .send()
+                .await
+                .unwrap();
+            envelope(response, StatusCode::OK).await["regression_rate"]
+                .as_f64()
+                .unwrap()
+        }
+    };
+    let finding = |status: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let body = json!({"title": status, "severity": "low", "priority_score": 5,
+                              "status": status, "occurred_at": "2026-06-01T10:00:00Z"});
+            let f = write(app, t, Method::POST, "/findings", body).await;
+            f["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let resolved = finding("resolved").await;
+    let open = finding("new").await;
+    finding("dismissed").await;
+    let regression = |id: String, at: &'static str| {
+        let (app, t) = (&app, &t);
+        async move {
+            let path = format!("/findings/{id}/regressions");
+            let r = write(app, t, Method::POST, &path, json!({"occurred_at": at})).await;
+            r["id"].as_str().unwrap().to_owned()
+        }
+    };
+    regression(resolved.clone(), "2026-06-02T10:00:00Z").await;
+    regression(resolved.clone(), "2026-06-03T10:00:00Z").await;
+    let on_open = regression(open.clone(), "2026-06-02T10:00:00Z").await;
+    assert_eq!(rate("").await, 0.5);
+    assert_eq!(rate("?date_to=2026-06-01").await, 0.0);
+    assert_eq!(rate("?date_to=2026-06-02").await, 0.5);
+
+    let patch = |path: String, body: Value| {
+        let (app, t) = (&app, &t);
+        async move { write(app, t, Method::PATCH, &path, body).await }
+    };
+    patch(format!("/findings/{open}"), json!({"status": "dismissed"})).await;
+    assert_eq!(rate("").await, 2.0 / 3.0);
+    patch(
+        format!("/regressions/{on_open}"),
+        json!({"status": "closed"}),
+    )
+    .await;
+    assert_eq!(rate("").await, 1.0 / 3.0);
+    patch(
+        format!("/findings/{resolved}"),
+        json!({"status": "triaged"}),
+    )
+    .await;
+    assert_eq!(rate("").await, 0.0);
+    // The past is unchanged.
+    assert_eq!(rate("?date_to=2026-06-09").await, 0.5);
+}
+
+#[tokio::test]
+async fn the_openapi_document_defines_the_regression_rate() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = response.json().await.unwrap();
+    let rate = &doc["components"]["schemas"]["SummaryDto"]["properties"]["regression_rate"];
+    assert_eq!(
+        (rate["minimum"].as_f64(), rate["maximum"].as_f64()),
+        (Some(0.0), Some(1.0))
+    );
+    let description = rate["description"].as_str().expect("a description");
+    assert!(
+        description.contains("terminal status")
+            && description.contains("at least one open regression"),
+        "{description}"
+    );
 }

@@ -1,6 +1,10 @@
 //! The findings ledger. Every write locks the row it decides on (`SELECT … FOR UPDATE`, scoped by
 //! project), runs the domain's decision on it, and stores the outcome together with its day delta
 //! in one transaction.
+//!
+//! Every write that concerns a finding, closing one of its regressions included, holds the
+//! finding's lock: whether a finding counts as returned depends on its events and all its
+//! regressions together, so the shift a write adds is only exact if none of them moves meanwhile.
 
 use std::collections::BTreeMap;
 
@@ -12,10 +16,10 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::ids::{FindingId, ProjectId, RegressionId};
 use krafter_domain::ledger::{
-    Decide, Finding, FindingChange, FindingCursor, FindingHistory, FindingQuery, LedgerRepoError,
-    LedgerRepository, ProjectHistory, Regression, Rejection, Verification,
+    Decide, Finding, FindingChange, FindingCursor, FindingHistory, FindingQuery, FindingState,
+    LedgerRepoError, LedgerRepository, ProjectHistory, Regression, Rejection, Verification,
 };
-use krafter_domain::metrics::{DatedDelta, DayDelta};
+use krafter_domain::metrics::{returned_shift, DatedDelta, DayDelta, FindingRecord};
 use krafter_domain::page::Page;
 use krafter_domain::storage::StorageError;
 use uuid::Uuid;
@@ -77,6 +81,52 @@ async fn lock_finding(
     Ok(Finding::try_from(row)?)
 }
 
+/// The finding's regressions as stored, in the transaction that holds its lock.
+async fn regressions_of(
+    conn: &mut AsyncPgConnection,
+    finding: FindingId,
+) -> QueryResult<Vec<Regression>> {
+    let rows: Vec<RegressionRow> = regressions::table
+        .filter(regressions::finding_id.eq(finding.as_uuid()))
+        .order((regressions::opened_at.asc(), regressions::id.asc()))
+        .select(RegressionRow::as_select())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(Regression::from).collect())
+}
+
+/// The finding's events as stored, in recorded order.
+async fn events_of(
+    conn: &mut AsyncPgConnection,
+    finding: FindingId,
+) -> Result<Vec<(DateTime<Utc>, FindingState)>, TxError> {
+    let stored: Vec<(DateTime<Utc>, i16, i32)> = finding_events::table
+        .filter(finding_events::finding_id.eq(finding.as_uuid()))
+        .order(finding_events::seq.asc())
+        .select((
+            finding_events::occurred_at,
+            finding_events::status,
+            finding_events::priority_score,
+        ))
+        .load(conn)
+        .await?;
+    let mut events = Vec::with_capacity(stored.len());
+    for (at, status, priority) in stored {
+        events.push((at, rows::state(status, priority)?));
+    }
+    Ok(events)
+}
+
+async fn record_of(
+    conn: &mut AsyncPgConnection,
+    finding: FindingId,
+) -> Result<FindingRecord, TxError> {
+    Ok(FindingRecord {
+        events: events_of(conn, finding).await?,
+        regressions: regressions_of(conn, finding).await?,
+    })
+}
+
 /// Adds the deltas to the project's daily totals: merged per day, zero days skipped, one upsert
 /// over the days in ascending order (so that concurrent writers lock rows in the same order).
 pub(crate) async fn add_deltas(
@@ -108,6 +158,7 @@ pub(crate) async fn add_deltas(
             t::open_regressions.eq(t::open_regressions + excluded(t::open_regressions)),
             t::verifications.eq(t::verifications + excluded(t::verifications)),
             t::verifications_passed.eq(t::verifications_passed + excluded(t::verifications_passed)),
+            t::returned_findings.eq(t::returned_findings + excluded(t::returned_findings)),
         ))
         .execute(conn)
         .await?;
@@ -162,6 +213,19 @@ impl LedgerRepository for PgStore {
                     before: Some(current.state),
                     ..change
                 };
+                // Without a regression the finding never counts as returned, before or after.
+                let regressions = regressions_of(conn, current.id).await?;
+                let returned = if regressions.is_empty() {
+                    Vec::new()
+                } else {
+                    let before = FindingRecord {
+                        events: events_of(conn, current.id).await?,
+                        regressions,
+                    };
+                    let mut after = before.clone();
+                    after.events.push((change.occurred_at, change.after));
+                    returned_shift(&before, &after)
+                };
                 let last_seq: Option<i32> = finding_events::table
                     .filter(finding_events::finding_id.eq(current.id.as_uuid()))
                     .select(diesel::dsl::max(finding_events::seq))
@@ -186,7 +250,12 @@ impl LedgerRepository for PgStore {
                     ))
                     .execute(conn)
                     .await?;
-                add_deltas(conn, project, [change.day_delta()]).await?;
+                add_deltas(
+                    conn,
+                    project,
+                    std::iter::once(change.day_delta()).chain(returned),
+                )
+                .await?;
                 Ok(updated)
             })
             .await?;
@@ -275,12 +344,16 @@ impl LedgerRepository for PgStore {
                     finding_id: current.id,
                     ..decide(&current).map_err(TxError::Rejected)?
                 };
+                let before = record_of(conn, current.id).await?;
+                let mut after = before.clone();
+                after.regressions.push(regression.clone());
                 diesel::insert_into(regressions::table)
                     .values(RegressionRow::new(project, &regression))
                     .execute(conn)
                     .await?;
-                let deltas =
-                    std::iter::once(regression.opening_delta()).chain(regression.closing_delta());
+                let deltas = std::iter::once(regression.opening_delta())
+                    .chain(regression.closing_delta())
+                    .chain(returned_shift(&before, &after));
                 add_deltas(conn, project, deltas).await?;
                 Ok(regression)
             })
@@ -298,9 +371,18 @@ impl LedgerRepository for PgStore {
         let conn: &mut AsyncPgConnection = &mut conn;
         let regression = conn
             .transaction::<_, TxError, _>(async move |conn| {
-                let current: Regression = regressions::table
+                let in_project = regressions::table
                     .filter(regressions::id.eq(regression.as_uuid()))
-                    .filter(regressions::project_id.eq(project.as_uuid()))
+                    .filter(regressions::project_id.eq(project.as_uuid()));
+                // The finding first, as every other write takes it: its lock covers the regression.
+                let finding: Uuid = in_project
+                    .select(regressions::finding_id)
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or(TxError::RegressionNotFound)?;
+                let finding = lock_finding(conn, project, FindingId::from_uuid(finding)).await?;
+                let current: Regression = in_project
                     .select(RegressionRow::as_select())
                     .for_update()
                     .first(conn)
@@ -317,6 +399,11 @@ impl LedgerRepository for PgStore {
                 if closed == current {
                     return Ok(closed);
                 }
+                let before = record_of(conn, finding.id).await?;
+                let mut after = before.clone();
+                for stored in after.regressions.iter_mut().filter(|r| r.id == closed.id) {
+                    *stored = closed.clone();
+                }
                 diesel::update(regressions::table.find(closed.id.as_uuid()))
                     .set(regressions::closed_at.eq(closed.closed_at))
                     .execute(conn)
@@ -326,12 +413,11 @@ impl LedgerRepository for PgStore {
                     day: d.day,
                     delta: -d.delta,
                 });
-                add_deltas(
-                    conn,
-                    project,
-                    undo.into_iter().chain(closed.closing_delta()),
-                )
-                .await?;
+                let deltas = undo
+                    .into_iter()
+                    .chain(closed.closing_delta())
+                    .chain(returned_shift(&before, &after));
+                add_deltas(conn, project, deltas).await?;
                 Ok(closed)
             })
             .await?;

@@ -37,6 +37,8 @@ struct DeltaRow {
     verifications: i64,
     #[diesel(sql_type = BigInt)]
     verifications_passed: i64,
+    #[diesel(sql_type = BigInt)]
+    returned_findings: i64,
 }
 
 impl DeltaRow {
@@ -48,6 +50,7 @@ impl DeltaRow {
             open_regressions: self.open_regressions,
             verifications: self.verifications,
             verifications_passed: self.verifications_passed,
+            returned_findings: self.returned_findings,
         }
     }
 }
@@ -80,7 +83,8 @@ impl QueryFragment<Pg> for DeltasQuery {
                     COALESCE(sum(terminal_findings), 0)::bigint AS terminal_findings, \
                     COALESCE(sum(open_regressions), 0)::bigint AS open_regressions, \
                     COALESCE(sum(verifications), 0)::bigint AS verifications, \
-                    COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed \
+                    COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed, \
+                    COALESCE(sum(returned_findings), 0)::bigint AS returned_findings \
                FROM project_daily_totals \
               WHERE project_id = ",
         );
@@ -90,7 +94,7 @@ impl QueryFragment<Pg> for DeltasQuery {
         out.push_sql(
             " UNION ALL \
              SELECT day, open_risk_score, open_findings, terminal_findings, open_regressions, \
-                    verifications, verifications_passed \
+                    verifications, verifications_passed, returned_findings \
                FROM project_daily_totals \
               WHERE project_id = ",
         );
@@ -101,7 +105,8 @@ impl QueryFragment<Pg> for DeltasQuery {
         out.push_bind_param::<Date, _>(&self.to)?;
         out.push_sql(
             " AND (open_risk_score, open_findings, terminal_findings, open_regressions, \
-                   verifications, verifications_passed) <> (0, 0, 0, 0, 0, 0) \
+                   verifications, verifications_passed, returned_findings) \
+                  <> (0, 0, 0, 0, 0, 0, 0) \
               ORDER BY day ASC NULLS FIRST",
         );
         Ok(())
@@ -139,19 +144,55 @@ impl MetricsRepository for PgStore {
 /// Recomputes a project's totals from its history: each finding event contributes its state
 /// minus the state before it (`LAG` over the finding's events), each verification and regression
 /// its counts. Zero days are left out.
+///
+/// `returned_findings` is recounted per finding (only those with regressions can count) on each
+/// day something happened to it: at the end of such a day the finding is in the status of its
+/// latest recorded event so far (the running maximum of `seq * 2 + terminal`, whose parity tells
+/// the status) and has as many regressions open as were opened minus closed so far; the day's
+/// delta is whether it counts then minus whether it counted on its previous such day.
+/// `migrations/2026-12-02-000004_regression_rate/up.sql` backfills the same way.
 const REBUILD_SQL: &str = "\
+WITH returned_moves AS (
+        SELECT e.finding_id, (e.occurred_at AT TIME ZONE 'UTC')::date AS day,
+               max(e.seq::bigint * 2 + (e.status = ANY($2))::int) AS last_event,
+               0 AS opened_minus_closed
+          FROM finding_events e
+          JOIN findings f ON f.id = e.finding_id
+         WHERE f.project_id = $1
+           AND EXISTS (SELECT 1 FROM regressions r WHERE r.finding_id = e.finding_id)
+         GROUP BY 1, 2
+        UNION ALL
+        SELECT finding_id, (opened_at AT TIME ZONE 'UTC')::date, NULL, 1
+          FROM regressions
+         WHERE project_id = $1
+        UNION ALL
+        SELECT finding_id, (closed_at AT TIME ZONE 'UTC')::date, NULL, -1
+          FROM regressions
+         WHERE project_id = $1 AND closed_at IS NOT NULL
+), returned_days AS (
+        SELECT finding_id, day, max(last_event) AS last_event,
+               sum(opened_minus_closed) AS opened_minus_closed
+          FROM returned_moves
+         GROUP BY 1, 2
+), returned_state AS (
+        SELECT finding_id, day,
+               (COALESCE((max(last_event) OVER w) % 2 = 1, false)
+                AND sum(opened_minus_closed) OVER w > 0)::int AS counts
+          FROM returned_days
+        WINDOW w AS (PARTITION BY finding_id ORDER BY day)
+)
 INSERT INTO project_daily_totals (project_id, day, open_risk_score, open_findings,
                                   terminal_findings, open_regressions, verifications,
-                                  verifications_passed)
+                                  verifications_passed, returned_findings)
 SELECT $1, day, sum(risk), sum(open), sum(terminal), sum(regressions), sum(verifications),
-       sum(passed)
+       sum(passed), sum(returned)
   FROM (
         SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day,
                CASE WHEN terminal THEN 0 ELSE priority_score END
                  - CASE WHEN prev_terminal = false THEN prev_score ELSE 0 END AS risk,
                (NOT terminal)::int - COALESCE((NOT prev_terminal)::int, 0) AS open,
                terminal::int - COALESCE(prev_terminal::int, 0) AS terminal,
-               0 AS regressions, 0 AS verifications, 0 AS passed
+               0 AS regressions, 0 AS verifications, 0 AS passed, 0 AS returned
           FROM (
                 SELECT e.occurred_at,
                        e.priority_score,
@@ -164,21 +205,25 @@ SELECT $1, day, sum(risk), sum(open), sum(terminal), sum(regressions), sum(verif
                 WINDOW w AS (PARTITION BY e.finding_id ORDER BY e.seq)
                ) ev
         UNION ALL
-        SELECT (occurred_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 1, (result = $3)::int
+        SELECT (occurred_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 0, 1, (result = $3)::int, 0
           FROM verifications
          WHERE project_id = $1
         UNION ALL
-        SELECT (opened_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0
+        SELECT (opened_at AT TIME ZONE 'UTC')::date, 0, 0, 0, 1, 0, 0, 0
           FROM regressions
          WHERE project_id = $1
         UNION ALL
-        SELECT (closed_at AT TIME ZONE 'UTC')::date, 0, 0, 0, -1, 0, 0
+        SELECT (closed_at AT TIME ZONE 'UTC')::date, 0, 0, 0, -1, 0, 0, 0
           FROM regressions
          WHERE project_id = $1 AND closed_at IS NOT NULL
+        UNION ALL
+        SELECT day, 0, 0, 0, 0, 0, 0,
+               counts - COALESCE(lag(counts) OVER (PARTITION BY finding_id ORDER BY day), 0)
+          FROM returned_state
        ) d
  GROUP BY day
 HAVING sum(risk) <> 0 OR sum(open) <> 0 OR sum(terminal) <> 0 OR sum(regressions) <> 0
-    OR sum(verifications) <> 0 OR sum(passed) <> 0";
+    OR sum(verifications) <> 0 OR sum(passed) <> 0 OR sum(returned) <> 0";
 
 /// Replaces the project's totals with a recomputation, in the caller's transaction.
 ///

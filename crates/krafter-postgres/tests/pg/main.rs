@@ -11,6 +11,7 @@ mod metrics;
 mod migrations;
 mod organisations;
 mod projects;
+mod regression_rate;
 mod report_source;
 mod seed;
 mod vectors;

@@ -23,7 +23,7 @@ const TABLES: [&str; 14] = [
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 3;
+const MIGRATIONS: usize = 4;
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -105,4 +105,121 @@ async fn a_wrong_url_fails_at_connect() {
     assert!(run_migrations("postgres://postgres@127.0.0.1:1/postgres")
         .await
         .is_err());
+}
+
+/// `2026-12-02-000004_regression_rate` recounts `returned_findings` from the history it finds:
+/// undone and done again over a ledger with findings that came back (several regressions on one,
+/// one on an open finding, a back-dated opening and a day that only the count moved), the totals
+/// are the ones the writes had maintained, and the reference recount.
+#[tokio::test]
+async fn the_regression_rate_migration_backfills_the_returned_findings_exactly() {
+    use diesel_async::SimpleAsyncConnection;
+    use krafter_domain::ledger::{
+        Finding, FindingStatus, LedgerRepository, Regression, RegressionStatus,
+    };
+    use krafter_domain::metrics::reference;
+
+    use crate::{at, change_to, new_finding, state, Fixture};
+
+    let fx = Fixture::new().await;
+    let other = fx.project("other").await;
+    let open = |at_: &str| {
+        let opened_at = at(at_);
+        Box::new(move |f: &Finding| Ok(Regression::open(f.id, opened_at)))
+    };
+    let close = |at_: &str| {
+        let closed_at = at(at_);
+        Box::new(move |r: &Regression| Ok(r.transition(RegressionStatus::Closed, closed_at)?))
+    };
+    let store = &fx.store;
+    for project in [fx.project.id, other.id] {
+        let came_back = new_finding(
+            "came back",
+            state(FindingStatus::New, 10),
+            at("2026-06-01T10:00:00Z"),
+        );
+        let still_open = new_finding(
+            "open",
+            state(FindingStatus::New, 20),
+            at("2026-06-01T10:00:00Z"),
+        );
+        for f in [&came_back, &still_open] {
+            store.create_finding(project, f).await.unwrap();
+        }
+        store
+            .change_finding(
+                project,
+                came_back.id,
+                change_to(
+                    state(FindingStatus::Resolved, 10),
+                    at("2026-06-02T10:00:00Z"),
+                ),
+            )
+            .await
+            .unwrap();
+        let late = store
+            .open_regression(project, came_back.id, open("2026-06-05T10:00:00Z"))
+            .await
+            .unwrap();
+        let early = store
+            .open_regression(project, came_back.id, open("2026-06-03T10:00:00Z"))
+            .await
+            .unwrap();
+        store
+            .close_regression(project, late.id, close("2026-06-06T10:00:00Z"))
+            .await
+            .unwrap();
+        store
+            .close_regression(project, early.id, close("2026-06-07T10:00:00Z"))
+            .await
+            .unwrap();
+        // The same day, a regression opens on the open finding: the 7th nets zero open
+        // regressions, and only the returned findings moved.
+        store
+            .open_regression(project, still_open.id, open("2026-06-07T11:00:00Z"))
+            .await
+            .unwrap();
+        store
+            .open_regression(project, came_back.id, open("2026-06-08T10:00:00Z"))
+            .await
+            .unwrap();
+        store
+            .change_finding(
+                project,
+                came_back.id,
+                change_to(
+                    state(FindingStatus::Triaged, 10),
+                    at("2026-06-09T10:00:00Z"),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let maintained = store.daily_totals(fx.project.id).await.unwrap();
+    let history = store.history(fx.project.id).await.unwrap();
+    assert_eq!(maintained, reference::daily_deltas(&history));
+    let day7 = maintained[&"2026-06-07".parse().unwrap()];
+    assert_eq!((day7.open_regressions, day7.returned_findings), (0, -1));
+
+    let migration = |file| {
+        std::fs::read_to_string(format!(
+            "{}/../../migrations/2026-12-02-000004_regression_rate/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let mut conn = fx.sql().await;
+    conn.batch_execute(&migration("down.sql")).await.unwrap();
+    assert_eq!(
+        fx.count(&format!(
+            "SELECT count(*) FROM project_daily_totals WHERE project_id = '{}' AND day = '2026-06-07'",
+            fx.project.id
+        ))
+        .await,
+        0,
+        "a day only the returned findings had moved is gone"
+    );
+    conn.batch_execute(&migration("up.sql")).await.unwrap();
+    assert_eq!(store.daily_totals(fx.project.id).await.unwrap(), maintained);
+    assert_eq!(store.daily_totals(other.id).await.unwrap(), maintained);
 }

@@ -123,5 +123,5 @@ async fn every_scenario_replays_into_exact_totals_and_summaries() {
         }
         crate::assert_totals_replay_history(&fx.store, project.id).await;
     }
-    assert_eq!(queries, 35);
+    assert_eq!(queries, 40);
 }

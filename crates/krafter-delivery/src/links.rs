@@ -117,17 +117,30 @@ impl SigningKeys {
         let id: String = id.iter().map(|b| format!("{b:02x}")).collect();
         let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let line = format!("local-{id}:{secret}\n");
-        // Written under a temporary name and renamed: a crash never leaves half a key.
-        let partial = dir.join(format!("{GENERATED_KEY_FILE}.partial"));
+        // Written whole under a name of its own, then linked into place, which fails if another
+        // process got there first: a crash never leaves half a key, and two first starts on one
+        // data directory end up with the same key (the one linked first).
+        let partial = dir.join(format!(
+            "{GENERATED_KEY_FILE}.{}.partial",
+            uuid::Uuid::new_v4()
+        ));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&partial).map_err(file_error)?;
         file.write_all(line.as_bytes()).map_err(file_error)?;
         file.sync_all().map_err(file_error)?;
-        std::fs::rename(&partial, &path).map_err(file_error)?;
-        Ok((Self::parse(line.trim())?, true))
+        let linked = std::fs::hard_link(&partial, &path);
+        let _ = std::fs::remove_file(&partial);
+        match linked {
+            Ok(()) => Ok((Self::parse(line.trim())?, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let stored = std::fs::read_to_string(&path).map_err(file_error)?;
+                Ok((Self::parse(stored.trim())?, false))
+            }
+            Err(e) => Err(file_error(e)),
+        }
     }
 
     pub fn ids(&self) -> Vec<&str> {

@@ -253,6 +253,9 @@ pub fn slack_payload(message: &ShareMessage) -> Value {
                 },
             },
         ],
+        // Slack would otherwise fetch the signed link to preview it, counting a view nobody made.
+        "unfurl_links": false,
+        "unfurl_media": false,
     })
 }
 

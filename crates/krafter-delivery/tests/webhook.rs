@@ -79,6 +79,8 @@ fn expected_payload() -> Value {
                 },
             },
         ],
+        "unfurl_links": false,
+        "unfurl_media": false,
     })
 }
 

@@ -147,8 +147,10 @@ pub async fn envelope_middleware(
     req.extensions_mut().insert(request_id.clone());
     let method = req.method().clone();
     // A viewer token is a credential: it never reaches the log.
-    let path = crate::viewer::loggable_path(req.path());
-    let viewer = crate::viewer::is_viewer_path(req.path());
+    // The decoded path, as routing sees it: `%73hared` must not slip past either check.
+    let decoded = req.match_info().as_str().to_owned();
+    let path = crate::viewer::loggable_path(&decoded);
+    let viewer = crate::viewer::is_viewer_path(&decoded);
 
     // Handlers and extractors answer errors as responses; an `Err` could only come from another
     // middleware, of which there is none inside this one.

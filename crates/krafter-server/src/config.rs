@@ -108,7 +108,11 @@ impl Config {
         match self.public_url.as_deref().map(str::trim) {
             None => Ok(format!("http://{bound}")),
             Some(raw) => {
-                let ok = (raw.starts_with("http://") || raw.starts_with("https://"))
+                let host = raw
+                    .strip_prefix("https://")
+                    .or_else(|| raw.strip_prefix("http://"))
+                    .map(|rest| rest.split('/').next().unwrap_or(""));
+                let ok = host.is_some_and(|h| !h.is_empty() && !h.contains('@'))
                     && !raw.contains(char::is_whitespace)
                     && !raw.contains(['?', '#']);
                 if ok {
@@ -219,5 +223,15 @@ mod tests {
             (name == "KRAFTER_PUBLIC_URL").then(|| "reports.example.com".to_owned())
         });
         assert!(config.public_url("x").is_err());
+        for bad in [
+            "https://",
+            "https:///path",
+            "https://user@host",
+            "https://host/?q",
+        ] {
+            let config =
+                Config::from_vars(|name| (name == "KRAFTER_PUBLIC_URL").then(|| bad.to_owned()));
+            assert!(config.public_url("x").is_err(), "{bad}");
+        }
     }
 }

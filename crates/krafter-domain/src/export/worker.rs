@@ -131,11 +131,14 @@ impl ExportWorker {
     pub async fn run(&self, name: &str, shutdown: impl std::future::Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let outcome = tokio::select! {
+            // A shutdown is heeded between jobs only: a job in hand (an export being stored, a
+            // message being sent) runs to its end, so that a stop never cuts a send in two.
+            tokio::select! {
                 biased;
                 () = &mut shutdown => return,
-                outcome = self.run_once(name) => outcome,
-            };
+                () = std::future::ready(()) => {}
+            }
+            let outcome = self.run_once(name).await;
             // After an idle turn, wait for a notification; after a failure, back off. Either way
             // a shutdown ends the wait.
             let pause = match outcome {

@@ -28,13 +28,15 @@ impl DeliveryStatus {
     ///   worker that dies mid-send leaves a trace).
     /// - `sending → delivered`: the remote side accepted the message.
     /// - `sending → pending`: the attempt failed transiently; another is scheduled.
+    ///   `pending → pending`: the same, for a failure before anything was sent (the report could
+    ///   not be read).
     /// - `pending | sending → failed`: the attempt failed for good, the report's export failed,
     ///   or a worker died while sending, when whether the message went out is unknown and it is
     ///   not sent again (at most once).
     pub fn sources_of(target: DeliveryStatus) -> &'static [DeliveryStatus] {
         use DeliveryStatus::*;
         match target {
-            Pending => &[Sending],
+            Pending => &[Pending, Sending],
             Sending => &[Pending],
             Delivered => &[Sending],
             Failed => &[Pending, Sending],
@@ -106,6 +108,7 @@ mod tests {
         assert_eq!(Pending.transition(Sending), Ok(Sending));
         assert_eq!(Sending.transition(Delivered), Ok(Delivered));
         assert_eq!(Sending.transition(Pending), Ok(Pending));
+        assert_eq!(Pending.transition(Pending), Ok(Pending));
         assert_eq!(Sending.transition(Failed), Ok(Failed));
         assert_eq!(Pending.transition(Failed), Ok(Failed));
         for (from, to) in [

@@ -23,4 +23,6 @@ pub use request::{
     EmailAddress, ShareRequest, ShareTarget, WebhookUrl, DEFAULT_LINK_DAYS, MAX_RECIPIENTS,
 };
 pub use service::{viewer_url, ShareError, Shared, Shares, SharesDeps, ViewerPage, VIEWER_PATH};
-pub use worker::{DeliveryOutcome, DeliveryWorker, DeliveryWorkerDeps, OUTCOME_UNKNOWN};
+pub use worker::{
+    DeliveryOutcome, DeliveryWorker, DeliveryWorkerDeps, EXPORT_FAILED, OUTCOME_UNKNOWN,
+};

@@ -124,8 +124,9 @@ pub struct NewShare {
     pub share: Share,
     /// The report named by the request; the project's latest when `None`.
     pub report: Option<ReportId>,
-    /// The report to create, uncharged, when `report` is `None` and the project has none yet.
-    pub placeholder: Report,
+    /// The report to create, uncharged, when `report` is `None` and the project has none yet
+    /// (given whenever `report` is `None`).
+    pub placeholder: Option<Report>,
     /// Pending, one per recipient or webhook; none for a link.
     pub deliveries: Vec<Delivery>,
 }

@@ -100,12 +100,23 @@ impl std::fmt::Debug for WebhookUrl {
 }
 
 /// Whom to share with, as the request says; the webhook is vetted later by the use case.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` shows no webhook URL: its path is a secret.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ShareTarget {
     Email(Vec<EmailAddress>),
     /// The raw `webhook_url`, to be vetted by the SSRF guard.
     Slack(String),
     Link,
+}
+
+impl std::fmt::Debug for ShareTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ShareTarget::Email(to) => f.debug_tuple("Email").field(to).finish(),
+            ShareTarget::Slack(_) => f.write_str("Slack(<webhook URL>)"),
+            ShareTarget::Link => f.write_str("Link"),
+        }
+    }
 }
 
 /// A share request, parsed. Fields that do not belong to the channel are ignored (the spec's rule).
@@ -114,7 +125,7 @@ pub struct ShareRequest {
     pub target: ShareTarget,
     /// The report to share; the project's latest when `None`.
     pub report: Option<ReportId>,
-    /// How many days links to this share work (1 to 365).
+    /// How many days links to this share work (1 to 365; for `link` as asked, else the default).
     pub link_days: u32,
 }
 
@@ -180,6 +191,8 @@ impl ShareRequest {
             },
             ShareChannel::Link => Some(ShareTarget::Link),
         };
+        // Links only: the links inside emails and Slack messages live the default time.
+        let expires_in_days = expires_in_days.filter(|_| channel == ShareChannel::Link);
         let link_days = match expires_in_days {
             None => DEFAULT_LINK_DAYS,
             Some(days) if (1..=i64::from(MAX_LINK_DAYS)).contains(&days) => days as u32,
@@ -266,7 +279,14 @@ mod tests {
         )
         .unwrap_err();
         let fields: Vec<&str> = err.fields().iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["recipients[1]", "expires_in_days"]);
+        assert_eq!(fields, ["recipients[1]"]);
+        let err = ShareRequest::parse(ShareChannel::Link, None, None, None, Some(0)).unwrap_err();
+        assert_eq!(err.fields()[0].field, "expires_in_days");
+        let debug = format!(
+            "{:?}",
+            ShareTarget::Slack("https://hooks.slack.com/services/T/B/secret".into())
+        );
+        assert!(!debug.contains("secret"), "{debug}");
         let many: Vec<String> = (0..51).map(|i| format!("u{i}@example.com")).collect();
         let err =
             ShareRequest::parse(ShareChannel::Email, Some(&many), None, None, None).unwrap_err();

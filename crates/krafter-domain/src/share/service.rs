@@ -217,7 +217,10 @@ impl Shares {
         let new = NewShare {
             share,
             report: request.report,
-            placeholder: self.placeholder(project, now).await?,
+            placeholder: match request.report {
+                None => Some(self.placeholder(project, now).await?),
+                Some(_) => None,
+            },
             deliveries,
         };
         let stored = self.repo.create(project.id, &new).await?;

@@ -24,6 +24,8 @@ use crate::share::service::viewer_url;
 /// Shown for a delivery whose worker stopped during the send.
 pub const OUTCOME_UNKNOWN: &str =
     "the worker stopped while sending; whether it arrived is unknown, so it was not sent again";
+/// Shown for a delivery whose report's export failed.
+pub const EXPORT_FAILED: &str = "the report's export failed, so there was nothing to send";
 /// Longest wait a remote side's `Retry-After` may impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
@@ -103,16 +105,18 @@ impl DeliveryWorker {
         }
         match job.report.status {
             ReportStatus::Exported | ReportStatus::Shared => {}
-            ReportStatus::Failed => {
-                let why = job.report.error.as_deref().unwrap_or("no reason was kept");
-                return self
-                    .fail(job, &format!("the report's export failed: {why}"))
-                    .await;
-            }
+            // The export's own reason may hold internal detail: it is on the report for the
+            // operator, and the delivery says only what happened.
+            ReportStatus::Failed => return self.fail(job, EXPORT_FAILED).await,
             ReportStatus::Queued | ReportStatus::Exporting => {
                 queue.defer(job).await?;
                 return Ok(DeliveryOutcome::Waiting(id));
             }
+        }
+        if job.share.revoked_at.is_some() {
+            return self
+                .fail(job, "the share was revoked before it was sent")
+                .await;
         }
         let message = match self.message(job).await {
             Ok(message) => message,
@@ -136,10 +140,28 @@ impl DeliveryWorker {
         };
         match sent {
             Ok(()) => {
-                queue.delivered(job).await?;
+                self.record_delivered(job).await?;
                 Ok(DeliveryOutcome::Delivered(id))
             }
             Err(error) => self.after_failure(job, error).await,
+        }
+    }
+
+    /// Records a sent message, retrying a brief storage failure: once sent, giving up would
+    /// leave the delivery `sending`, and the next worker would call its outcome unknown.
+    async fn record_delivered(&self, job: &ClaimedDelivery) -> Result<(), JobQueueError> {
+        let mut pause = Duration::from_millis(100);
+        let mut tries = 0;
+        loop {
+            match self.deps.queue.delivered(job).await {
+                Err(JobQueueError::Storage(error)) if tries < 5 => {
+                    tracing::warn!(delivery = %job.delivery.id, %error, "could not record a sent delivery; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    tries += 1;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -429,7 +451,7 @@ mod tests {
         let mut queue = MockDeliveryQueue::new();
         queue
             .expect_fail()
-            .withf(|_, reason| reason == "the report's export failed: the renderer broke")
+            .withf(|_, reason| reason == EXPORT_FAILED)
             .times(1)
             .returning(|_, _| Ok(()));
         worker(queue, MockMailer::new())
@@ -517,6 +539,48 @@ mod tests {
             .expect_send()
             .returning(|_, _, _| Err(SendError::transient("451 4.3.0 try again later")));
         worker(queue, mailer).handle("w", last).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failure_before_the_send_is_retried_without_sending() {
+        let claimed = job(ReportStatus::Shared, DeliveryStatus::Pending, 1);
+        let mut queue = MockDeliveryQueue::new();
+        queue
+            .expect_retry()
+            .withf(|_, reason, at| {
+                reason == "the report's artefact could not be read; will retry"
+                    && *at == "2026-06-10T15:00:02Z".parse::<DateTime<Utc>>().unwrap()
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut source = MockReportSource::new();
+        source
+            .expect_names()
+            .returning(|_| Ok(("Acme".into(), "web".into(), "Web shop".into())));
+        let mut artefacts = MockArtefactStore::new();
+        artefacts
+            .expect_open()
+            .returning(|_| Err(crate::export::ArtefactStoreError::Io("/secret/path".into())));
+        let mut links = MockLinkSigner::new();
+        links.expect_sign().returning(|_, _| "signed".into());
+        let worker = DeliveryWorker::new(DeliveryWorkerDeps {
+            queue: Arc::new(queue),
+            source: Arc::new(source),
+            artefacts: Arc::new(artefacts),
+            mailer: Some(Arc::new(MockMailer::new())),
+            webhooks: Arc::new(MockWebhooks::new()),
+            links: Arc::new(links),
+            clock: Arc::new(FixedClock(now())),
+            public_url: "https://reports.example.com".into(),
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(30),
+            heartbeat_every: Duration::from_secs(3600),
+        });
+        let outcome = worker.handle("w", claimed).await.unwrap();
+        assert!(matches!(
+            outcome,
+            DeliveryOutcome::Retrying { attempt: 1, .. }
+        ));
     }
 
     #[tokio::test]

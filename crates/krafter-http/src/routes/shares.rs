@@ -33,18 +33,18 @@ pub struct ShareBody {
     /// How to share.
     #[schema(inline)]
     channel: ShareChannelInput,
-    /// For `email`: 1 to 50 email addresses. Ignored otherwise.
-    #[schema(min_items = 1, max_items = 50, value_type = Option<Vec<String>>, format = Email)]
+    /// For `email`: 1 to 50 email addresses (required then). Ignored otherwise, whatever it holds,
+    /// so the schema states no bound the other channels would break.
+    #[schema(value_type = Option<Vec<String>>)]
     recipients: Option<Vec<String>>,
-    /// For `slack`: the incoming-webhook URL (`https` only; it must resolve to public addresses).
-    /// Ignored otherwise.
-    #[schema(format = "uri", max_length = 2048)]
+    /// For `slack`: the incoming-webhook URL (required then; `https` only, resolving to public
+    /// addresses). Ignored otherwise.
     webhook_url: Option<String>,
     /// The report to share; the project's latest when absent.
     #[schema(format = Uuid)]
     report_id: Option<String>,
-    /// How many days links to this share work: 1 to 365, 30 by default.
-    #[schema(minimum = 1, maximum = 365)]
+    /// For `link`: how many days the link works, 1 to 365, 30 by default. Ignored otherwise
+    /// (links inside emails and Slack messages work 30 days).
     expires_in_days: Option<i64>,
 }
 
@@ -123,9 +123,9 @@ fn parse_share(body: &Map<String, Value>) -> Result<(ShareRequest, bool), ApiErr
             None
         }
     };
-    let expires_in_days = match body.get("expires_in_days") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_i64() {
+    let expires_in_days = match (channel, body.get("expires_in_days")) {
+        (ShareChannel::Link, None | Some(Value::Null)) | (_, None) => None,
+        (ShareChannel::Link, Some(v)) => match v.as_i64() {
             Some(days) => Some(days),
             None => {
                 errors.push(FieldError::new(
@@ -135,6 +135,7 @@ fn parse_share(body: &Map<String, Value>) -> Result<(ShareRequest, bool), ApiErr
                 None
             }
         },
+        _ => None,
     };
     let parsed = errors.take(ShareRequest::parse(
         channel,

@@ -13,7 +13,7 @@ use krafter_domain::export::{
     Claimed, ExportRepository, JobQueue, QuotaMonth, RenderError, RenderSession, ReportHeader,
     ReportRenderer,
 };
-use krafter_domain::share::{DeliveryQueue, LinkSigner, ShareId, OUTCOME_UNKNOWN};
+use krafter_domain::share::{DeliveryQueue, LinkSigner, ShareId, EXPORT_FAILED, OUTCOME_UNKNOWN};
 use krafter_test_support::app::TEST_SIGNING_KEYS;
 use krafter_test_support::{Tenant, TestApp};
 use reqwest::StatusCode;
@@ -684,10 +684,7 @@ async fn a_delivery_waits_for_its_export_and_fails_with_it() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    assert_eq!(
-        deliveries[0]["last_error"],
-        "the report's export failed: could not render the report: the renderer is broken"
-    );
+    assert_eq!(deliveries[0]["last_error"], EXPORT_FAILED);
     assert_eq!(deliveries[0]["attempts"], 0);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
@@ -941,5 +938,34 @@ async fn the_spec_error_shapes_and_a_report_row_that_cannot_be_updated() {
         json!([])
     );
     assert!(app.run_pending_jobs().await.is_empty());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_revoked_share_is_not_sent() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let report = export(&app, &t, "json").await;
+    let server = slack_server(vec![ResponseTemplate::new(200)]).await;
+    let shared = slack_share(&app, &t, &server, &report).await;
+    let response = app
+        .client
+        .delete(app.audit_url(
+            &t,
+            &format!("/reports/shares/{}", shared["share_id"].as_str().unwrap()),
+        ))
+        .bearer_auth(&t.write_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    app.run_pending_jobs().await;
+    let deliveries = get(&app, &t, &format!("/reports/{report}/deliveries")).await;
+    assert_eq!(deliveries[0]["status"], "failed");
+    assert_eq!(
+        deliveries[0]["last_error"],
+        "the share was revoked before it was sent"
+    );
+    assert_eq!(deliveries[0]["attempts"], 0);
     assert!(server.received_requests().await.unwrap().is_empty());
 }

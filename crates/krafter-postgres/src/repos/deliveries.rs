@@ -58,6 +58,31 @@ pub(crate) async fn claimed(
     })
 }
 
+/// Ends job `id` and fails its delivery, whose stored row could not be read.
+pub(crate) async fn fail_unreadable(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), Tx> {
+    use jobs as j;
+    diesel::update(j::table.find(id))
+        .set((
+            j::state.eq(JobState::Done as i16),
+            j::lease_token.eq(None::<Uuid>),
+            j::lease_expires_at.eq(None::<DateTime<Utc>>),
+            j::leased_by.eq(None::<String>),
+            j::last_error.eq("the stored delivery could not be read"),
+        ))
+        .execute(conn)
+        .await?;
+    diesel::update(deliveries::table.find(id))
+        .filter(deliveries::status.ne(DeliveryStatus::Delivered.code()))
+        .set((
+            deliveries::status.eq(DeliveryStatus::Failed.code()),
+            deliveries::last_error.eq("the stored delivery could not be read"),
+            deliveries::updated_at.eq(sql::<Timestamptz>("now()")),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Moves the delivery to `target` if the domain allows it from where it is; `LeaseLost`
 /// otherwise (someone else moved it).
 async fn move_delivery(
@@ -91,20 +116,21 @@ async fn move_delivery(
     Ok(())
 }
 
-/// Fails unless `lease` still holds the job; writes nothing.
+/// Fails unless `lease` still holds the job, unexpired; the job row stays locked until the
+/// transaction ends, so that no claimer can take it over meanwhile.
 async fn hold(conn: &mut AsyncPgConnection, lease: Lease) -> Result<(), Tx> {
     use jobs as j;
-    let held: i64 = j::table
+    let held: Option<Uuid> = j::table
         .filter(j::id.eq(lease.job))
         .filter(j::lease_token.eq(lease.token))
         .filter(j::state.eq(JobState::Running as i16))
-        .count()
-        .get_result(conn)
-        .await?;
-    if held == 0 {
-        return Err(Tx::LeaseLost);
-    }
-    Ok(())
+        .filter(j::lease_expires_at.gt(sql::<Timestamptz>("now()").nullable()))
+        .select(j::id)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    held.map(|_| ()).ok_or(Tx::LeaseLost)
 }
 
 #[async_trait]

@@ -247,8 +247,17 @@ async fn claim_in(
         };
         if kind == JobKind::Delivery as i16 {
             let (token, attempt) = take_lease(conn, id, worker, lease).await?;
-            let claimed = crate::repos::deliveries::claimed(conn, id, attempt, token).await?;
-            return Ok(Some(Claimed::Delivery(claimed)));
+            match crate::repos::deliveries::claimed(conn, id, attempt, token).await {
+                Ok(claimed) => return Ok(Some(Claimed::Delivery(claimed))),
+                // A row no version of us could read must not block the queue: it is ended,
+                // visibly, and the claim goes on to the next job.
+                Err(Tx::Storage(error)) => {
+                    tracing::error!(delivery = %id, %error, "unreadable delivery; failed without sending");
+                    crate::repos::deliveries::fail_unreadable(conn, id).await?;
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
         }
         let Some(report) = move_report(conn, id, ReportStatus::Exporting, None, None).await? else {
             // The report is already final: its job has nothing left to do.

@@ -72,11 +72,12 @@ async fn pick_report(
             .optional()?
             .ok_or(Tx::Answer(ShareRepoError::ReportNotFound));
     }
-    // Concurrent shares of a project without reports make one placeholder, not two.
+    // Concurrent shares of a project without reports make one placeholder, not two; a key-share
+    // lock does not block the writes that merely reference the project.
     projects::table
         .find(project)
         .select(projects::id)
-        .for_update()
+        .for_no_key_update()
         .first::<Uuid>(conn)
         .await?;
     let latest: Option<ReportRow> = r::table
@@ -90,7 +91,9 @@ async fn pick_report(
     if let Some(latest) = latest {
         return Ok(latest);
     }
-    let placeholder = &new.placeholder;
+    let placeholder = new.placeholder.as_ref().ok_or_else(|| {
+        StorageError::new("a share of the latest report comes with a placeholder")
+    })?;
     let row = ReportRow::new(placeholder, QuotaMonth::of(placeholder.created_at))?;
     let stored: ReportRow = diesel::insert_into(r::table)
         .values((&row, r::charged.eq(false)))

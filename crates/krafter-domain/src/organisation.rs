@@ -7,17 +7,15 @@ use crate::ids::OrgId;
 use crate::storage::StorageError;
 use crate::validation::InvalidParams;
 
-/// A display name: 1 to 200 characters after trimming.
+/// A display name: 1 to 200 characters after trimming, with the rules of all free text
+/// ([`crate::validation::check_text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganisationName(String);
 
 impl OrganisationName {
     pub fn parse(raw: &str) -> Result<Self, InvalidParams> {
         let trimmed = raw.trim();
-        let len = trimmed.chars().count();
-        if !(1..=200).contains(&len) {
-            return Err(InvalidParams::field("name", "must be 1 to 200 characters"));
-        }
+        crate::validation::check_text("name", trimmed, 200)?;
         Ok(Self(trimmed.to_owned()))
     }
 

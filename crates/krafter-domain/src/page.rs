@@ -41,6 +41,18 @@ pub struct Page<T, C> {
     pub next: Option<C>,
 }
 
+/// PostgreSQL's `timestamptz` range in microseconds since its epoch (2000-01-01 UTC):
+/// 4714-11-24 00:00:00 BC (Julian day 0) included to 294277-01-01 00:00:00 excluded.
+const PG_MIN_MICROS: i128 = -211_813_488_000_000_000;
+const PG_END_MICROS: i128 = 9_223_371_331_200_000_000;
+const PG_EPOCH_UNIX_MICROS: i128 = 946_684_800_000_000;
+
+/// Whether PostgreSQL's `timestamptz` can hold `at`; a cursor with any other time was not made by us.
+pub fn storable(at: chrono::DateTime<chrono::Utc>) -> bool {
+    let pg_micros = i128::from(at.timestamp_micros()) - PG_EPOCH_UNIX_MICROS;
+    (PG_MIN_MICROS..PG_END_MICROS).contains(&pg_micros)
+}
+
 /// An id that a keyset cursor can carry.
 pub trait KeysetId: Copy {
     fn to_uuid(self) -> uuid::Uuid;
@@ -88,7 +100,9 @@ impl<Id: KeysetId> KeysetCursor<Id> {
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (micros, id) = text.split_once(':').ok_or_else(invalid)?;
         let micros: i64 = micros.parse().map_err(|_| invalid())?;
-        let created_at = chrono::DateTime::from_timestamp_micros(micros).ok_or_else(invalid)?;
+        let created_at = chrono::DateTime::from_timestamp_micros(micros)
+            .filter(|at| storable(*at))
+            .ok_or_else(invalid)?;
         let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
         Ok(Self {
             created_at,
@@ -111,5 +125,32 @@ mod tests {
         assert_eq!(KeysetCursor::parse(&cursor.encode()).unwrap(), cursor);
         assert!(KeysetCursor::<FindingId>::parse("nope").is_err());
         assert!(KeysetCursor::<FindingId>::parse("").is_err());
+    }
+
+    #[test]
+    fn storable_bounds_are_postgresql_timestamptz() {
+        use chrono::{NaiveDate, TimeDelta};
+        let min = NaiveDate::from_ymd_opt(-4713, 11, 24)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert!(storable(min));
+        assert!(!storable(min - TimeDelta::microseconds(1)));
+    }
+
+    #[test]
+    fn forged_cursors_with_unstorable_times_are_refused() {
+        use base64::Engine;
+        let forge = |micros: i64| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("{micros}:{}", uuid::Uuid::nil()))
+        };
+        assert!(KeysetCursor::<FindingId>::parse(&forge(0)).is_ok());
+        let before_min = -210_866_803_200_000_001;
+        for micros in [before_min, -300_000_000_000_000_000, i64::MIN, i64::MAX] {
+            let err = KeysetCursor::<FindingId>::parse(&forge(micros)).unwrap_err();
+            assert_eq!(err.fields()[0].field, "cursor");
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use krafter_domain::export::Report;
-use krafter_domain::ledger::{Finding, Regression, Verification};
+use krafter_domain::ledger::{Finding, FindingDetail, FindingState, Regression, Verification};
 use krafter_domain::metrics::Summary;
 use krafter_domain::share::{Delivery, DeliveryStatus, Share, ShareChannel, Shared};
 use serde::Serialize;
@@ -41,6 +41,52 @@ impl From<&Finding> for FindingDto {
             status: f.state.status.as_str(),
             created_at: rfc3339(f.created_at),
             updated_at: rfc3339(f.updated_at),
+        }
+    }
+}
+
+/// One event of a finding's history: its creation or a change of status or priority score, with
+/// the state it led to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingEventDto {
+    #[schema(example = "triaged")]
+    pub status: &'static str,
+    #[schema(minimum = 0, maximum = 1000)]
+    pub priority_score: i32,
+    #[schema(format = DateTime)]
+    pub occurred_at: String,
+}
+
+impl From<&(DateTime<Utc>, FindingState)> for FindingEventDto {
+    fn from((at, state): &(DateTime<Utc>, FindingState)) -> Self {
+        Self {
+            status: state.status.as_str(),
+            priority_score: state.priority_score.get(),
+            occurred_at: rfc3339(*at),
+        }
+    }
+}
+
+/// A finding with everything recorded about it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FindingDetailDto {
+    #[serde(flatten)]
+    pub finding: FindingDto,
+    /// Oldest first; the first event is the creation.
+    pub history: Vec<FindingEventDto>,
+    /// Oldest first.
+    pub verifications: Vec<VerificationDto>,
+    /// Oldest first by `opened_at`.
+    pub regressions: Vec<RegressionDto>,
+}
+
+impl From<&FindingDetail> for FindingDetailDto {
+    fn from(d: &FindingDetail) -> Self {
+        Self {
+            finding: FindingDto::from(&d.finding),
+            history: d.history.iter().map(FindingEventDto::from).collect(),
+            verifications: d.verifications.iter().map(VerificationDto::from).collect(),
+            regressions: d.regressions.iter().map(RegressionDto::from).collect(),
         }
     }
 }

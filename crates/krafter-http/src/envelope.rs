@@ -1,16 +1,22 @@
 //! The response envelope `{data, meta: {request_id}, error}`, the request id, and the middleware
 //! that gives every response, handled or not, that shape and a log line.
 
-use std::time::Instant;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, Responder};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use futures::Stream;
 use rand::RngCore;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -137,14 +143,21 @@ fn error_response(status: StatusCode, error: ErrorBody, request_id: &RequestId) 
     })
 }
 
-/// Tags the request with an id, puts every error response into the envelope, and logs one line.
+/// How long a request body may take to arrive once its headers have (app data of the server).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+/// Tags the request with an id, bounds the time its body may take, puts every error response
+/// into the envelope, adds the API's response headers, and logs one line.
 pub async fn envelope_middleware(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = RequestId::generate();
     req.extensions_mut().insert(request_id.clone());
+    bound_body(&mut req);
+    let bearer_given = bearer_given(&req);
     let method = req.method().clone();
     // A viewer token is a credential: it never reaches the log.
     // The decoded path, as routing sees it: `%73hared` must not slip past either check.
@@ -154,13 +167,28 @@ pub async fn envelope_middleware(
 
     // Handlers and extractors answer errors as responses; an `Err` could only come from another
     // middleware, of which there is none inside this one.
-    let response = next.call(req).await?.map_into_boxed_body();
-    // The public viewer answers pages, not envelopes, and writes its own errors.
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    let timed_out = body_timed_out(&response);
+    if timed_out {
+        let (req, _) = response.into_parts();
+        response = ServiceResponse::new(req, HttpResponse::RequestTimeout().finish());
+    }
+    // The public viewer answers pages, not envelopes, writes its own errors and sets its own
+    // headers (`private, no-store` among them).
     let mut response = if viewer {
         response
     } else {
-        envelope_errors(response, &request_id)
+        let mut response = envelope_errors(response, &request_id);
+        api_headers(&mut response, bearer_given);
+        response
     };
+    if timed_out {
+        // The rest of the body is not waited for: the connection cannot carry another request.
+        response
+            .response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
         response
             .headers_mut()
@@ -203,4 +231,97 @@ fn envelope_errors(
         }
     }
     ServiceResponse::new(req, replaced)
+}
+
+/// Headers on every API answer: no content sniffing, no caching (answers carry tenant data and
+/// downloads), and on a 401 the scheme to authenticate with (RFC 6750 §3).
+fn api_headers(response: &mut ServiceResponse<BoxBody>, bearer_given: bool) {
+    let status = response.status();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = match bearer_given {
+            true => r#"Bearer error="invalid_token""#,
+            false => "Bearer",
+        };
+        headers.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+}
+
+/// Whether the request offered a bearer token (right or wrong), as opposed to none at all.
+fn bearer_given(req: &ServiceRequest) -> bool {
+    req.headers().get_all(header::AUTHORIZATION).any(|value| {
+        value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .is_some_and(|(scheme, token)| {
+                scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+            })
+    })
+}
+
+/// Puts the request's body behind the server's [`BodyTimeout`]: a body that stops arriving fails
+/// its extractor with a timed-out payload error, answered 408 by the middleware.
+fn bound_body(req: &mut ServiceRequest) {
+    let timeout = req
+        .app_data::<BodyTimeout>()
+        .map_or_else(|| crate::Timeouts::default().request_body, |t| t.0);
+    let payload = req.take_payload();
+    if let Payload::None = payload {
+        return;
+    }
+    let bounded: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(Deadline {
+        inner: payload,
+        sleep: Box::pin(tokio::time::sleep(timeout)),
+        expired: false,
+    });
+    req.set_payload(Payload::from(bounded));
+}
+
+fn body_timed_out(response: &ServiceResponse<BoxBody>) -> bool {
+    response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<PayloadError>())
+        .is_some_and(
+            |e| matches!(e, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut),
+        )
+}
+
+/// A payload that fails once its deadline has passed.
+struct Deadline {
+    inner: Payload,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    expired: bool,
+}
+
+impl Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.expired {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if this.sleep.as_mut().poll(cx).is_ready() {
+            this.expired = true;
+            let error = std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            );
+            return Poll::Ready(Some(Err(PayloadError::Io(error))));
+        }
+        Poll::Pending
+    }
 }

@@ -20,6 +20,8 @@ pub enum ApiError {
     InvalidParams(#[from] InvalidParams),
     #[error("the request body is not valid JSON: {0}")]
     InvalidJson(String),
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     #[error("a valid API key is required (Authorization: Bearer kr_live_…)")]
     Unauthorized,
     #[error("the API key lacks the {0} scope")]
@@ -38,6 +40,8 @@ pub enum ApiError {
     ReportNotReady(&'static str),
     #[error("the export failed: {0}")]
     ReportFailed(String),
+    #[error("the report's artefact is no longer available; export the report again")]
+    ArtefactMissing,
     #[error("channel must be one of email, slack, link")]
     InvalidChannel,
     #[error("{0}")]
@@ -55,8 +59,8 @@ pub enum ApiError {
 pub struct ErrorBody {
     /// Stable, machine-readable: `invalid_params`, `invalid_json`, `unauthorized`, `forbidden`,
     /// `not_found`, `method_not_allowed`, `invalid_transition`, `payload_too_large`,
-    /// `unsupported_media_type`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
-    /// `report_not_ready`, `report_failed`, `invalid_channel`, `channel_unavailable`,
+    /// `unsupported_media_type`, `request_timeout`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
+    /// `report_not_ready`, `report_failed`, `artefact_missing`, `invalid_channel`, `channel_unavailable`,
     /// `request_failed`, `service_unavailable`, `internal_error`.
     pub code: &'static str,
     pub message: String,
@@ -76,6 +80,7 @@ impl ApiError {
         match self {
             ApiError::InvalidParams(_) => "invalid_params",
             ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -85,6 +90,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ReportNotReady(_) => "report_not_ready",
             ApiError::ReportFailed(_) => "report_failed",
+            ApiError::ArtefactMissing => "artefact_missing",
             ApiError::InvalidChannel => "invalid_channel",
             ApiError::ChannelUnavailable(_) => "channel_unavailable",
             ApiError::ShareOfFailedReport => "report_failed",
@@ -119,6 +125,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::InvalidParams(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -128,6 +135,7 @@ impl ResponseError for ApiError {
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ReportNotReady(_) => StatusCode::CONFLICT,
             ApiError::ReportFailed(_) => StatusCode::GONE,
+            ApiError::ArtefactMissing => StatusCode::GONE,
             ApiError::InvalidChannel => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ChannelUnavailable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ShareOfFailedReport => StatusCode::CONFLICT,
@@ -157,6 +165,9 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
             "this method is not allowed on this resource",
         ),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("request_timeout", "the request body did not arrive in time")
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported_media_type", "the request body must be JSON")
         }
@@ -218,6 +229,7 @@ impl From<ExportError> for ApiError {
             ExportError::NotFound => ApiError::NotFound("no such report in this project"),
             ExportError::NotReady(status) => ApiError::ReportNotReady(status.as_str()),
             ExportError::Failed(reason) => ApiError::ReportFailed(reason),
+            ExportError::ArtefactMissing => ApiError::ArtefactMissing,
             ExportError::Storage(e) => e.into(),
         }
     }

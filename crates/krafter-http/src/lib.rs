@@ -10,9 +10,11 @@ pub(crate) mod viewer;
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::http::header;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{guard, web, App, HttpResponse, HttpServer, Route};
 use krafter_domain::access::{ApiKeyRepository, Authorizer};
 use krafter_domain::export::{
     ArtefactStore, ExportRepository, Exports, ReportRenderer, ReportSource,
@@ -107,92 +109,109 @@ impl Services {
 }
 
 /// Registers every route, so that tests and the server build the same application.
+///
+/// Every GET route answers HEAD too (the same handler; actix sends its headers without the body).
+/// Any other method is 405 with `Allow` listing the resource's methods; OPTIONS is one of those
+/// other methods (there is no CORS). The public viewer answers its own 404 page instead.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let audit = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        .route("/api/v1/openapi.json", web::get().to(openapi::document))
+        .service(
+            web::resource("/healthz")
+                .route(get().to(health::healthz))
+                .default_service(allow(GET)),
+        )
+        .service(
+            web::resource("/readyz")
+                .route(get().to(health::readyz))
+                .default_service(allow(GET)),
+        )
+        .service(
+            web::resource("/api/v1/openapi.json")
+                .route(get().to(openapi::document))
+                .default_service(allow(GET)),
+        )
         .service(
             web::resource(format!("{audit}/findings"))
-                .get(findings::list)
+                .route(get().to(findings::list))
                 .post(findings::create)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("GET, HEAD, POST")),
         )
         .service(
             web::resource(format!("{audit}/findings/{{finding_id}}"))
+                .route(get().to(findings::get))
                 .patch(findings::update)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("GET, HEAD, PATCH")),
         )
         .service(
             web::resource(format!("{audit}/findings/{{finding_id}}/verifications"))
                 .post(findings::verify)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("POST")),
         )
         .service(
             web::resource(format!("{audit}/findings/{{finding_id}}/regressions"))
                 .post(findings::open_regression)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("POST")),
         )
         .service(
             web::resource(format!("{audit}/regressions/{{regression_id}}"))
                 .patch(regressions::close)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("PATCH")),
         )
         .service(
             web::resource(format!("{audit}/reports/summary"))
-                .get(summary::summary)
-                .default_service(web::to(method_not_allowed)),
+                .route(get().to(summary::summary))
+                .default_service(allow(GET)),
         )
         .service(
             web::resource(format!("{audit}/reports/export"))
                 .post(reports::export)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("POST")),
         )
         .service(
             web::resource(format!("{audit}/reports/share"))
                 .post(shares::share)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("POST")),
         )
         .service(
             web::resource(format!("{audit}/reports"))
-                .get(reports::list)
-                .default_service(web::to(method_not_allowed)),
+                .route(get().to(reports::list))
+                .default_service(allow(GET)),
         )
         .service(
             web::resource(format!("{audit}/reports/shares/{{share_id}}"))
                 .delete(shares::revoke)
-                .default_service(web::to(method_not_allowed)),
+                .default_service(allow("DELETE")),
         )
         // After `summary` and `export`, which would otherwise be taken for report ids.
         .service(
             web::resource(format!("{audit}/reports/{{report_id}}"))
-                .get(reports::get)
-                .default_service(web::to(method_not_allowed)),
+                .route(get().to(reports::get))
+                .default_service(allow(GET)),
         )
         .service(
             web::resource(format!("{audit}/reports/{{report_id}}/download"))
-                .get(reports::download)
-                .default_service(web::to(method_not_allowed)),
+                .route(get().to(reports::download))
+                .default_service(allow(GET)),
         )
         .service(
             web::resource(format!("{audit}/reports/{{report_id}}/deliveries"))
-                .get(shares::deliveries)
-                .default_service(web::to(method_not_allowed)),
+                .route(get().to(shares::deliveries))
+                .default_service(allow(GET)),
         )
         .service(
             web::resource(format!("{audit}/reports/{{report_id}}/shares"))
-                .get(shares::shares)
-                .default_service(web::to(method_not_allowed)),
+                .route(get().to(shares::shares))
+                .default_service(allow(GET)),
         )
         .service(
             web::resource("/insights/audit/reports/shared/{token}")
-                .get(viewer::page)
+                .route(get().to(viewer::page))
                 .default_service(web::to(viewer::other)),
         )
         .service(
             web::resource("/insights/audit/reports/shared/{token}/download")
-                .get(viewer::download)
+                .route(get().to(viewer::download))
                 .default_service(web::to(viewer::other)),
         )
         .service(
@@ -200,28 +219,85 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    HttpResponse::MethodNotAllowed().finish()
+/// `Allow` of a resource that answers only GET (and so HEAD).
+const GET: &str = "GET, HEAD";
+
+/// A GET route that answers HEAD as well.
+fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+/// Any other method on a resource: 405 naming the resource's methods in `Allow` (RFC 9110
+/// §15.5.6). The envelope middleware writes the body and keeps the header.
+fn allow(methods: &'static str) -> Route {
+    web::to(move || async move {
+        HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, methods))
+            .finish()
+    })
 }
 
 async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().finish()
 }
 
-/// The HTTP server on an already bound listener (bind port 0 in tests). Await it to run it; its
-/// `handle()` stops it gracefully.
+/// How long the server waits for a client, so that a slow or idle client cannot hold a
+/// connection (and its worker's attention) for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From the first byte of a connection's first request to its last header: 408 and the
+    /// connection closed after it (actix's `client_request_timeout`).
+    pub request_head: Duration,
+    /// From the end of the headers to the last byte of the body: 408 `request_timeout` in the
+    /// envelope and the connection closed after it.
+    pub request_body: Duration,
+    /// How long an idle keep-alive connection stays open between requests.
+    pub keep_alive: Duration,
+    /// How long a closing connection may take to shut down before it is dropped.
+    pub disconnect: Duration,
+}
+
+impl Default for Timeouts {
+    /// 10 s for the head, 30 s for a body (of at most 64 KiB), 60 s of idle keep-alive, 5 s to
+    /// close.
+    fn default() -> Self {
+        Self {
+            request_head: Duration::from_secs(10),
+            request_body: Duration::from_secs(30),
+            keep_alive: Duration::from_secs(60),
+            disconnect: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The HTTP server on an already bound listener (bind port 0 in tests), with the default
+/// [`Timeouts`]. Await it to run it; its `handle()` stops it gracefully.
 pub fn server(
     listener: TcpListener,
     services: Services,
 ) -> std::io::Result<actix_web::dev::Server> {
+    server_with(listener, services, Timeouts::default())
+}
+
+/// [`server`] with other timeouts (shorter ones in tests).
+pub fn server_with(
+    listener: TcpListener,
+    services: Services,
+    timeouts: Timeouts,
+) -> std::io::Result<actix_web::dev::Server> {
     let services = web::Data::new(services);
+    let body_timeout = envelope::BodyTimeout(timeouts.request_body);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(services.clone())
+            .app_data(body_timeout)
             .configure(configure)
             .default_service(web::to(not_found))
             .wrap(from_fn(envelope::envelope_middleware))
     })
+    .client_request_timeout(timeouts.request_head)
+    .client_disconnect_timeout(timeouts.disconnect)
+    .keep_alive(timeouts.keep_alive)
     // The binary handles SIGINT and SIGTERM itself and stops the server gracefully.
     .disable_signals()
     .listen(listener)?

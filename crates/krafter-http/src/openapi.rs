@@ -16,7 +16,7 @@ use crate::viewer;
         description = "Audit metrics for a project's findings, verifications and regressions. Every response is an envelope `{data, meta: {request_id}, error}`."
     ),
     paths(
-        findings::create, findings::list, findings::update, findings::verify, findings::open_regression,
+        findings::create, findings::list, findings::update, findings::get, findings::verify, findings::open_regression,
         regressions::close, summary::summary, reports::export, reports::list, reports::get,
         reports::download, shares::share, shares::deliveries, shares::shares, shares::revoke,
         viewer::page, viewer::download, health::healthz, health::readyz,

@@ -39,6 +39,7 @@ pub struct TestAppBuilder {
     lease: Duration,
     smtp: Option<(String, Option<Vec<u8>>)>,
     webhook_timeout: Duration,
+    timeouts: krafter_http::Timeouts,
 }
 
 /// The link signing keys of every test app (and of tests that sign their own tokens).
@@ -54,6 +55,12 @@ impl TestAppBuilder {
     /// Each webhook attempt's total timeout (10 s by default).
     pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
         self.webhook_timeout = timeout;
+        self
+    }
+
+    /// The server's client timeouts (the production defaults unless set).
+    pub fn timeouts(mut self, timeouts: krafter_http::Timeouts) -> Self {
+        self.timeouts = timeouts;
         self
     }
 
@@ -138,7 +145,8 @@ impl TestAppBuilder {
             self.clock.clone(),
             sharing,
         );
-        let server = krafter_http::server(listener, services).expect("the server starts");
+        let server = krafter_http::server_with(listener, services, self.timeouts)
+            .expect("the server starts");
         let handle = server.handle();
         tokio::spawn(server);
         let mut config = WorkerConfig::new(files.path().join("scratch"));
@@ -217,6 +225,7 @@ impl TestApp {
             lease: Duration::from_secs(30),
             smtp: None,
             webhook_timeout: Duration::from_secs(10),
+            timeouts: krafter_http::Timeouts::default(),
         }
     }
 
@@ -320,6 +329,42 @@ impl TestApp {
                 .unwrap_or(0)
         }
         count(self.files.path().join("artefacts"))
+    }
+
+    /// Deletes the report's stored artefact (its findings preview kept); answers how many files
+    /// went.
+    pub fn remove_artefact(&self, report_id: &str) -> usize {
+        fn remove(dir: PathBuf, report_id: &str) -> usize {
+            std::fs::read_dir(&dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .map(|e| {
+                            let path = e.path();
+                            let name = e.file_name().to_string_lossy().into_owned();
+                            if path.is_dir() {
+                                remove(path, report_id)
+                            } else if name.starts_with(&format!("{report_id}."))
+                                && !name.ends_with(".preview.json")
+                            {
+                                std::fs::remove_file(&path).expect("the artefact is removed");
+                                1
+                            } else {
+                                0
+                            }
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        remove(self.files.path().join("artefacts"), report_id)
+    }
+
+    /// Makes the artefact store fail every write: its directory becomes a plain file.
+    pub fn break_artefact_store(&self) {
+        let dir = self.files.path().join("artefacts");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::write(&dir, b"not a directory").expect("the store is broken");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -22,6 +22,8 @@ pub use ports::{
 pub use ports::{MockArtefactStore, MockExportRepository, MockJobQueue, MockReportSource};
 pub use quota::{QuotaLimit, QuotaMonth, QuotaUsage, DEFAULT_MONTHLY_QUOTA};
 pub use report::{Artefact, ExportFormat, Report, ReportId, ReportStatus};
-pub use request::{ExportRequest, IdempotencyClaim, IdempotencyKey, RequestFingerprint};
+pub use request::{
+    ExportFields, ExportRequest, IdempotencyClaim, IdempotencyKey, RequestFingerprint,
+};
 pub use service::{ExportError, Exported, Exports};
 pub use worker::{ExportWorker, RetryPolicy, WorkOutcome, WorkerConfig};

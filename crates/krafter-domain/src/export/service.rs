@@ -30,6 +30,9 @@ pub enum ExportError {
     NotReady(ReportStatus),
     #[error("the export failed: {0}")]
     Failed(String),
+    /// The report is exported but its artefact is no longer in the store.
+    #[error("the report's artefact is missing from the store")]
+    ArtefactMissing,
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -167,7 +170,8 @@ impl Exports {
         Ok(self.repo.list_reports(project.id, &query).await?)
     }
 
-    /// The report's artefact: `NotReady` while queued or exporting, `Failed` once failed.
+    /// The report's artefact: `NotReady` while queued or exporting, `Failed` once failed,
+    /// `ArtefactMissing` (logged with the report id and key) when the store no longer has it.
     pub async fn download(
         &self,
         project: &Project,
@@ -185,8 +189,18 @@ impl Exports {
                 report.error.clone().unwrap_or_default(),
             )),
             (ReportStatus::Exported | ReportStatus::Shared, Some(artefact)) => {
-                let stream = self.artefacts.open(&artefact.key).await?;
-                Ok((report, stream))
+                match self.artefacts.open(&artefact.key).await {
+                    Ok(stream) => Ok((report, stream)),
+                    Err(ArtefactStoreError::NotFound) => {
+                        tracing::error!(
+                            report = %report.id,
+                            key = %artefact.key,
+                            "the report's artefact is missing from the artefact store"
+                        );
+                        Err(ExportError::ArtefactMissing)
+                    }
+                    Err(error) => Err(error.into()),
+                }
             }
             (status, _) => Err(ExportError::NotReady(status)),
         }

@@ -67,6 +67,34 @@ impl WorkerConfig {
     }
 }
 
+/// The short reasons a failed attempt keeps on the report, the only failure text clients see.
+/// What went wrong in detail (file paths, store and database errors, the renderer's own message)
+/// goes to the log with the report id, never to the report.
+pub mod public_reason {
+    /// The report's project or findings could not be read.
+    pub const DATA_UNREADABLE: &str = "the report's data could not be read";
+    /// The artefact could not be rendered (renderer error, scratch file, …).
+    pub const RENDERING_FAILED: &str = "rendering failed";
+    /// The rendered artefact could not be stored.
+    pub const STORAGE_UNAVAILABLE: &str = "artefact storage unavailable";
+}
+
+/// Why an attempt failed: the public reason kept on the report, and the detail for the log.
+#[derive(Debug)]
+struct Failure {
+    public: &'static str,
+    detail: String,
+}
+
+impl Failure {
+    fn new(public: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self {
+            public,
+            detail: detail.to_string(),
+        }
+    }
+}
+
 /// What one turn of the worker did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkOutcome {
@@ -194,10 +222,11 @@ impl ExportWorker {
                 .complete(&job, &artefact)
                 .await
                 .map(|()| WorkOutcome::Exported(report)),
-            Err(reason) if job.attempt < self.config.retry.max_attempts => {
+            Err(Failure { public, detail }) if job.attempt < self.config.retry.max_attempts => {
                 let delay = self.config.retry.delay_after(job.attempt);
                 let at = self.clock.now() + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
-                tracing::warn!(worker = name, %report, attempt = job.attempt, %reason, retry_in_ms = delay.as_millis() as u64, "export attempt failed");
+                tracing::warn!(worker = name, %report, attempt = job.attempt, reason = public, %detail, retry_in_ms = delay.as_millis() as u64, "export attempt failed");
+                let reason = public.to_owned();
                 self.queue
                     .retry(&job, &reason, at)
                     .await
@@ -207,8 +236,9 @@ impl ExportWorker {
                         reason,
                     })
             }
-            Err(reason) => {
-                tracing::error!(worker = name, %report, attempt = job.attempt, %reason, "export failed for good");
+            Err(Failure { public, detail }) => {
+                tracing::error!(worker = name, %report, attempt = job.attempt, reason = public, %detail, "export failed for good");
+                let reason = public.to_owned();
                 self.queue
                     .fail(&job, &reason)
                     .await
@@ -237,14 +267,14 @@ impl ExportWorker {
         }
     }
 
-    /// Renders and stores the artefact; the error is the reason kept on the report.
-    async fn render(&self, job: &ClaimedJob) -> Result<Artefact, String> {
+    /// Renders and stores the artefact; the error's public reason is kept on the report.
+    async fn render(&self, job: &ClaimedJob) -> Result<Artefact, Failure> {
         let report = &job.report;
         let (organisation_name, project_slug, project_name) = self
             .source
             .names(report.project_id)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::new(public_reason::DATA_UNREADABLE, e))?;
         let header = ReportHeader {
             report: report.clone(),
             organisation_name,
@@ -254,8 +284,15 @@ impl ExportWorker {
             download_url: None,
             listed_total: None,
         };
-        std::fs::create_dir_all(&self.config.scratch_dir)
-            .map_err(|e| format!("scratch directory: {e}"))?;
+        std::fs::create_dir_all(&self.config.scratch_dir).map_err(|e| {
+            Failure::new(
+                public_reason::RENDERING_FAILED,
+                format_args!(
+                    "scratch directory {}: {e}",
+                    self.config.scratch_dir.display()
+                ),
+            )
+        })?;
         let path = self.config.scratch_dir.join(format!(
             "{}.{}.{}.part",
             report.id,
@@ -274,7 +311,7 @@ impl ExportWorker {
                 );
                 self.store(&key, &path, &preview, &preview_path).await
             }
-            Err(e) => Err(e.to_string()),
+            Err(failure) => Err(failure),
         };
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::remove_file(&preview_path);
@@ -289,13 +326,20 @@ impl ExportWorker {
         path: &std::path::Path,
         preview: &FindingsPreview,
         preview_path: &std::path::Path,
-    ) -> Result<Artefact, String> {
-        std::fs::write(preview_path, preview.to_json())
-            .map_err(|e| format!("could not write the findings preview: {e}"))?;
+    ) -> Result<Artefact, Failure> {
+        std::fs::write(preview_path, preview.to_json()).map_err(|e| {
+            Failure::new(
+                public_reason::RENDERING_FAILED,
+                format_args!(
+                    "could not write the findings preview {}: {e}",
+                    preview_path.display()
+                ),
+            )
+        })?;
         self.artefacts
             .put_file(&preview_key(key), preview_path)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::new(public_reason::STORAGE_UNAVAILABLE, e))?;
         self.artefacts
             .put_file(key, path)
             .await
@@ -303,18 +347,28 @@ impl ExportWorker {
                 key: key.to_owned(),
                 size_bytes,
             })
-            .map_err(|e| e.to_string())
+            .map_err(|e| Failure::new(public_reason::STORAGE_UNAVAILABLE, e))
     }
 
-    /// Renders the artefact into `path`; answers the preview of its findings.
+    /// Renders the artefact into `path`; answers the preview of its findings. A renderer's own
+    /// error, its message included, is detail for the log: it may quote paths or internals.
     async fn render_to(
         &self,
         header: &ReportHeader,
         path: &std::path::Path,
-    ) -> Result<FindingsPreview, RenderError> {
-        let file = std::fs::File::create(path)?;
+    ) -> Result<FindingsPreview, Failure> {
+        let rendering = |e: RenderError| Failure::new(public_reason::RENDERING_FAILED, e);
+        let unreadable = |e: crate::export::ports::ReportSourceError| {
+            Failure::new(public_reason::DATA_UNREADABLE, e)
+        };
+        let file = std::fs::File::create(path).map_err(|e| {
+            Failure::new(
+                public_reason::RENDERING_FAILED,
+                format_args!("could not create {}: {e}", path.display()),
+            )
+        })?;
         let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, file));
-        let mut session = self.renderer.start(header, out)?;
+        let mut session = self.renderer.start(header, out).map_err(rendering)?;
         let mut batches = self
             .source
             .open_findings(
@@ -323,21 +377,19 @@ impl ExportWorker {
                 self.config.batch_size,
             )
             .await
-            .map_err(|e| RenderError::Render(e.to_string()))?;
+            .map_err(unreadable)?;
         let mut preview = FindingsPreview::default();
-        while let Some(batch) = batches
-            .next_batch()
-            .await
-            .map_err(|e| RenderError::Render(e.to_string()))?
-        {
+        while let Some(batch) = batches.next_batch().await.map_err(unreadable)? {
             preview.push(&batch);
             session = tokio::task::spawn_blocking(move || session.push(&batch).map(|()| session))
                 .await
-                .map_err(|e| RenderError::Render(e.to_string()))??;
+                .map_err(|e| Failure::new(public_reason::RENDERING_FAILED, e))?
+                .map_err(rendering)?;
         }
         tokio::task::spawn_blocking(move || session.finish())
             .await
-            .map_err(|e| RenderError::Render(e.to_string()))??;
+            .map_err(|e| Failure::new(public_reason::RENDERING_FAILED, e))?
+            .map_err(rendering)?;
         Ok(preview)
     }
 }
@@ -549,7 +601,7 @@ mod worker_tests {
             .expect_claim()
             .return_once(move |_, _| Ok(Some(Claimed::Export(claimed))));
         queue.expect_retry().returning(|_, reason, at| {
-            assert_eq!(reason, "could not render the report: boom");
+            assert_eq!(reason, public_reason::RENDERING_FAILED);
             // Attempt 2 waits base * 2 = 4 s with the default policy.
             assert_eq!(at, "2026-06-10T15:00:04Z".parse::<DateTime<Utc>>().unwrap());
             Ok(())
@@ -560,7 +612,7 @@ mod worker_tests {
             WorkOutcome::Retrying {
                 report: id,
                 attempt: 2,
-                reason: "could not render the report: boom".into()
+                reason: public_reason::RENDERING_FAILED.into()
             }
         );
 
@@ -576,7 +628,35 @@ mod worker_tests {
             worker.run_once("w").await.unwrap(),
             WorkOutcome::Failed {
                 report: id,
-                reason: "could not render the report: boom".into()
+                reason: public_reason::RENDERING_FAILED.into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_failure_keeps_a_public_reason_without_the_stores_detail() {
+        let last = job(5);
+        let id = last.report.id;
+        let mut queue = MockJobQueue::new();
+        queue
+            .expect_claim()
+            .return_once(move |_, _| Ok(Some(Claimed::Export(last))));
+        queue.expect_fail().times(1).returning(|_, reason| {
+            assert_eq!(reason, "artefact storage unavailable");
+            Ok(())
+        });
+        let mut artefacts = MockArtefactStore::new();
+        artefacts.expect_put_file().returning(|_, _| {
+            Err(crate::export::ports::ArtefactStoreError::Io(
+                "could not write /srv/krafter/artefacts/x.csv: permission denied".into(),
+            ))
+        });
+        let (worker, _dir) = make_worker(queue, artefacts, false);
+        assert_eq!(
+            worker.run_once("w").await.unwrap(),
+            WorkOutcome::Failed {
+                report: id,
+                reason: "artefact storage unavailable".into()
             }
         );
     }

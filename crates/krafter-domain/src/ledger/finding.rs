@@ -105,19 +105,16 @@ impl PriorityScore {
     }
 }
 
-/// 1 to 500 characters, not blank.
+/// 1 to 500 characters with at least one visible one; no control characters (Cc) and no
+/// bidirectional overrides or isolates ([`crate::validation::check_text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingTitle(String);
 
 impl FindingTitle {
+    pub const MAX_CHARS: usize = 500;
+
     pub fn parse(raw: &str) -> Result<Self, InvalidParams> {
-        let len = raw.chars().count();
-        if raw.trim().is_empty() || len > 500 {
-            return Err(InvalidParams::field(
-                "title",
-                "must be 1 to 500 characters and not blank",
-            ));
-        }
+        crate::validation::check_text("title", raw, Self::MAX_CHARS)?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -199,5 +196,31 @@ impl FindingChange {
             updated_at: self.occurred_at,
             ..finding.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_refuse_controls_bidi_overrides_and_blank_text() {
+        assert_eq!(
+            FindingTitle::parse("XSS in search").unwrap().as_str(),
+            "XSS in search"
+        );
+        for bad in [
+            "",
+            " \t ",
+            "a\u{0}b",
+            "a\u{1B}[31m",
+            "gnp.\u{202E}exe",
+            "\u{2067}x",
+            "\u{200B}",
+        ] {
+            let err = FindingTitle::parse(bad).unwrap_err();
+            assert_eq!(err.fields()[0].field, "title", "{bad:?}");
+        }
+        assert!(FindingTitle::parse(&"x".repeat(501)).is_err());
     }
 }

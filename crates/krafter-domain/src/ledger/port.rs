@@ -36,6 +36,19 @@ pub struct FindingHistory {
     pub events: Vec<(DateTime<Utc>, FindingState)>,
 }
 
+/// One finding as it now is, with everything recorded about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingDetail {
+    pub finding: Finding,
+    /// Its events in recorded order, oldest first: the creation, then each change of status or
+    /// priority score, each with the state it led to.
+    pub history: Vec<(DateTime<Utc>, FindingState)>,
+    /// Oldest first, by (occurred_at, id).
+    pub verifications: Vec<Verification>,
+    /// Oldest first, by (opened_at, id).
+    pub regressions: Vec<Regression>,
+}
+
 /// Everything that happened in a project, for recomputing metrics from scratch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectHistory {
@@ -76,6 +89,9 @@ pub enum LedgerRepoError {
 /// - A `decide` that refuses leaves nothing written and comes back as `Rejected`.
 /// - `FindingNotFound` / `RegressionNotFound` when the id is not in this project.
 /// - `list_findings` is newest first by (created_at, id), resuming after `query.after`.
+/// - `finding` reads the finding with its history, verifications and regressions (orders as in
+///   [`FindingDetail`]) in one consistent, read-only snapshot, so that they agree with each
+///   other; writes nothing; `FindingNotFound` when the id is not in this project.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait LedgerRepository: Send + Sync {
@@ -97,6 +113,12 @@ pub trait LedgerRepository: Send + Sync {
         project: ProjectId,
         query: &FindingQuery,
     ) -> Result<Page<Finding, FindingCursor>, LedgerRepoError>;
+
+    async fn finding(
+        &self,
+        project: ProjectId,
+        finding: FindingId,
+    ) -> Result<FindingDetail, LedgerRepoError>;
 
     async fn add_verification(
         &self,

@@ -10,7 +10,9 @@ use crate::ledger::finding::{
     Finding, FindingChange, FindingState, FindingStatus, FindingTitle, PriorityScore, Severity,
 };
 use crate::ledger::occurred_at;
-use crate::ledger::port::{FindingQuery, LedgerRepoError, LedgerRepository, Rejection};
+use crate::ledger::port::{
+    FindingDetail, FindingQuery, LedgerRepoError, LedgerRepository, Rejection,
+};
 use crate::ledger::regression::{Regression, RegressionStatus, TransitionError};
 use crate::ledger::verification::{Verification, VerificationResult};
 use crate::page::Page;
@@ -148,6 +150,16 @@ impl Ledger {
         query: FindingQuery,
     ) -> Result<Page<Finding, FindingCursor>, LedgerError> {
         Ok(self.repo.list_findings(project.id, &query).await?)
+    }
+
+    /// The finding with its history, verifications and regressions; `FindingNotFound` when it is
+    /// not in `project`.
+    pub async fn finding(
+        &self,
+        project: &Project,
+        id: FindingId,
+    ) -> Result<FindingDetail, LedgerError> {
+        Ok(self.repo.finding(project.id, id).await?)
     }
 
     pub async fn record_verification(
@@ -329,6 +341,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(same, current);
+    }
+
+    #[tokio::test]
+    async fn a_finding_is_read_from_the_project_it_was_asked_for() {
+        let project = project();
+        let current = finding("2026-06-05T00:00:00Z");
+        let detail = FindingDetail {
+            finding: current.clone(),
+            history: vec![(current.created_at, current.state)],
+            verifications: vec![],
+            regressions: vec![],
+        };
+        let mut repo = MockLedgerRepository::new();
+        let (expected_project, expected_id, answer) = (project.id, current.id, detail.clone());
+        repo.expect_finding()
+            .withf(move |p, f| *p == expected_project && *f == expected_id)
+            .times(1)
+            .returning(move |_, _| Ok(answer.clone()));
+        repo.expect_finding()
+            .returning(|_, _| Err(LedgerRepoError::FindingNotFound));
+        let ledger = ledger(repo);
+        assert_eq!(ledger.finding(&project, current.id).await.unwrap(), detail);
+        assert!(matches!(
+            ledger.finding(&project, FindingId::generate()).await,
+            Err(LedgerError::FindingNotFound)
+        ));
     }
 
     #[tokio::test]

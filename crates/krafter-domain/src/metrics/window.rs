@@ -77,8 +77,14 @@ impl DateWindow {
     }
 }
 
+/// Exactly `YYYY-MM-DD`: four-digit years only (no sign, no fifth digit).
 fn parse_date(field: &str, raw: &str) -> Result<NaiveDate, InvalidParams> {
-    let well_formed = raw.len() == 10 && raw.as_bytes()[4] == b'-' && raw.as_bytes()[7] == b'-';
+    let bytes = raw.as_bytes();
+    let well_formed = bytes.len() == 10
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
     well_formed
         .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
         .flatten()
@@ -157,6 +163,20 @@ mod tests {
             field_of(parse(Some("2025-06-09"), Some("2026-06-10"))),
             "date_from"
         );
+        for bad in [
+            "-202-01-01",
+            "-2026-01-01",
+            "+2026-01-01",
+            "12026-01-01",
+            "+12026-01-01",
+            "02026-01-01",
+            "2026-1-001",
+            "2026-+1-01",
+            " 2026-01-0",
+        ] {
+            assert_eq!(field_of(parse(Some(bad), None)), "date_from", "{bad:?}");
+            assert_eq!(field_of(parse(None, Some(bad))), "date_to", "{bad:?}");
+        }
         let longest = SummaryQuery::parse(Some("2025-06-10"), Some("2026-06-10"), today()).unwrap();
         assert_eq!(longest.window.days().count(), 366);
     }

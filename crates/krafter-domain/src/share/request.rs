@@ -180,7 +180,15 @@ impl ShareRequest {
                 }
             },
             ShareChannel::Slack => match webhook_url {
-                Some(url) if !url.trim().is_empty() => Some(ShareTarget::Slack(url.to_owned())),
+                Some(url) if !url.trim().is_empty() => {
+                    match crate::validation::check_text("webhook_url", url, 2048) {
+                        Ok(()) => Some(ShareTarget::Slack(url.to_owned())),
+                        Err(InvalidParams(why)) => {
+                            why.into_iter().for_each(|e| errors.push(e));
+                            None
+                        }
+                    }
+                }
                 _ => {
                     errors.push(FieldError::new(
                         "webhook_url",
@@ -293,5 +301,13 @@ mod tests {
         assert_eq!(err.fields()[0].field, "recipients");
         let err = ShareRequest::parse(ShareChannel::Slack, None, None, None, None).unwrap_err();
         assert_eq!(err.fields()[0].field, "webhook_url");
+        for bad in [
+            "https://hooks.slack.com/\u{0}",
+            "https://hooks.slack.com/a\u{202E}b",
+        ] {
+            let err =
+                ShareRequest::parse(ShareChannel::Slack, None, Some(bad), None, None).unwrap_err();
+            assert_eq!(err.fields()[0].field, "webhook_url", "{bad:?}");
+        }
     }
 }

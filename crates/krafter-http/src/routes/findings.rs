@@ -10,7 +10,7 @@ use krafter_domain::validation::Collector;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{FindingDto, RegressionDto, VerificationDto};
+use crate::dto::{FindingDetailDto, FindingDto, RegressionDto, VerificationDto};
 use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
 use crate::extract::{json_body, query};
@@ -143,7 +143,7 @@ pub async fn create(
     body: web::Bytes,
 ) -> Result<Reply<FindingDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path).await?;
-    let input = json_body::<CreateFindingBody>(&body)?.parse()?;
+    let input = json_body::<CreateFindingBody>(&req, &body)?.parse()?;
     let finding = services.ledger.create_finding(&project, input).await?;
     Ok(Reply::created(FindingDto::from(&finding)))
 }
@@ -171,9 +171,35 @@ pub async fn update(
 ) -> Result<Reply<FindingDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
     let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
-    let input = json_body::<UpdateFindingBody>(&body)?.parse()?;
+    let input = json_body::<UpdateFindingBody>(&req, &body)?.parse()?;
     let finding = services.ledger.update_finding(&project, id, input).await?;
     Ok(Reply::ok(FindingDto::from(&finding)))
+}
+
+/// Read a finding with its history, verifications and regressions.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}",
+    operation_id = "get_finding",
+    tag = "findings",
+    params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
+    responses(
+        (status = 200, body = Envelope<FindingDetailDto>, description = "The finding as it now is, with its history (oldest first), verifications and regressions"),
+        (status = 401, body = ErrorEnvelope, description = "`unauthorized`"),
+        (status = 403, body = ErrorEnvelope, description = "`forbidden`: the key lacks `audit:read`"),
+        (status = 404, body = ErrorEnvelope, description = "`not_found`: no such organisation, project or finding in this project"),
+    ),
+    security(("bearer" = ["audit:read"]))
+)]
+pub async fn get(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    path: web::Path<FindingPath>,
+) -> Result<Reply<FindingDetailDto>, ApiError> {
+    let project = project_access(&req, &services, Scope::AuditRead, &path.project).await?;
+    let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
+    let detail = services.ledger.finding(&project, id).await?;
+    Ok(Reply::ok(FindingDetailDto::from(&detail)))
 }
 
 /// List findings, newest first.
@@ -236,7 +262,7 @@ pub async fn verify(
 ) -> Result<Reply<VerificationDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
     let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
-    let body: VerificationBody = json_body(&body)?;
+    let body: VerificationBody = json_body(&req, &body)?;
     let mut errors = Collector::new();
     let result = errors.take(VerificationResult::parse(&body.result));
     let occurred_at = errors.take(optional_instant(body.occurred_at.as_deref()));
@@ -275,7 +301,7 @@ pub async fn open_regression(
 ) -> Result<Reply<RegressionDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
     let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
-    let body: OpenRegressionBody = json_body(&body)?;
+    let body: OpenRegressionBody = json_body(&req, &body)?;
     let input = krafter_domain::ledger::OpenRegression {
         occurred_at: optional_instant(body.occurred_at.as_deref())?,
     };

@@ -55,7 +55,7 @@ pub async fn close(
 ) -> Result<Reply<RegressionDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
     let id: RegressionId = path_id(&path.regression_id, "no such regression in this project")?;
-    let body: CloseRegressionBody = json_body(&body)?;
+    let body: CloseRegressionBody = json_body(&req, &body)?;
     let mut errors = Collector::new();
     let status = errors.take(RegressionStatus::parse(&body.status));
     let occurred_at = errors.take(optional_instant(body.occurred_at.as_deref()));

@@ -3,8 +3,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::TryStreamExt;
 use krafter_domain::access::Scope;
 use krafter_domain::export::{
-    ExportRequest, IdempotencyKey, Report, ReportCursor, ReportId, ReportQuery, ReportStatus,
-    RequestFingerprint,
+    ExportFields, ExportRequest, IdempotencyKey, Report, ReportCursor, ReportId, ReportQuery,
+    ReportStatus,
 };
 use krafter_domain::page::PageLimit;
 use krafter_domain::project::Project;
@@ -43,12 +43,14 @@ pub struct ExportBody {
 }
 
 impl ExportBody {
-    /// The request as idempotency compares it: key order, spacing and explicit nulls do not matter.
-    fn canonical(&self) -> String {
-        format!(
-            "{:?}|{:?}|{:?}",
-            self.format, self.period_start, self.period_end
-        )
+    /// The request as idempotency compares it (the domain's stable encoding): key order, spacing
+    /// and explicit nulls do not matter.
+    fn fields(&self) -> ExportFields<'_> {
+        ExportFields {
+            format: self.format.as_deref(),
+            period_start: self.period_start.as_deref(),
+            period_end: self.period_end.as_deref(),
+        }
     }
 }
 
@@ -91,7 +93,7 @@ pub async fn export(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path).await?;
-    let body: ExportBody = json_body(&body)?;
+    let body: ExportBody = json_body(&req, &body)?;
     let mut errors = Collector::new();
     let idempotency = errors.take(
         req.headers()
@@ -106,10 +108,9 @@ pub async fn export(
         services.exports.today(),
     ));
     errors.finish()?;
-    let target = format!("export {} {}", project.org_id, project.id);
     let idempotency = idempotency
         .flatten()
-        .map(|key| (key, RequestFingerprint::of(&target, &body.canonical())));
+        .map(|key| (key, body.fields().fingerprint(project.org_id, project.id)));
     let exported = services
         .exports
         .request(&project, request.expect("checked"), idempotency)
@@ -226,7 +227,7 @@ pub async fn get(
         (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "`report_not_ready`: still queued or exporting"),
-        (status = 410, body = ErrorEnvelope, description = "`report_failed`"),
+        (status = 410, body = ErrorEnvelope, description = "`report_failed`: the export failed; `artefact_missing`: the artefact is no longer in the store"),
     ),
     security(("bearer" = ["audit:read"]))
 )]

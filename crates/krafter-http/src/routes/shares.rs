@@ -176,7 +176,7 @@ pub async fn share(
     body: web::Bytes,
 ) -> Result<Reply<ShareDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path).await?;
-    let body: Map<String, Value> = json_body(&body)?;
+    let body: Map<String, Value> = json_body(&req, &body)?;
     let (request, unknown_report) = parse_share(&body)?;
     if unknown_report {
         return Err(ApiError::NotFound(NO_REPORT));

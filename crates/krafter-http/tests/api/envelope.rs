@@ -116,7 +116,10 @@ async fn the_openapi_document_describes_every_route() {
     let audit = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
     let expected = [
         (format!("{audit}/findings"), vec!["get", "post"]),
-        (format!("{audit}/findings/{{finding_id}}"), vec!["patch"]),
+        (
+            format!("{audit}/findings/{{finding_id}}"),
+            vec!["get", "patch"],
+        ),
         (
             format!("{audit}/findings/{{finding_id}}/verifications"),
             vec!["post"],

@@ -16,8 +16,9 @@ use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::ids::{FindingId, ProjectId, RegressionId};
 use krafter_domain::ledger::{
-    Decide, Finding, FindingChange, FindingCursor, FindingHistory, FindingQuery, FindingState,
-    LedgerRepoError, LedgerRepository, ProjectHistory, Regression, Rejection, Verification,
+    Decide, Finding, FindingChange, FindingCursor, FindingDetail, FindingHistory, FindingQuery,
+    FindingState, LedgerRepoError, LedgerRepository, ProjectHistory, Regression, Rejection,
+    Verification,
 };
 use krafter_domain::metrics::{returned_shift, DatedDelta, DayDelta, FindingRecord};
 use krafter_domain::page::Page;
@@ -301,6 +302,50 @@ impl LedgerRepository for PgStore {
             None
         };
         Ok(Page { items, next })
+    }
+
+    async fn finding(
+        &self,
+        project: ProjectId,
+        finding: FindingId,
+    ) -> Result<FindingDetail, LedgerRepoError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        let detail = conn
+            .build_transaction()
+            .repeatable_read()
+            .read_only()
+            .run::<_, TxError, _>(async move |conn| {
+                let row = findings::table
+                    .filter(findings::id.eq(finding.as_uuid()))
+                    .filter(findings::project_id.eq(project.as_uuid()))
+                    .select(FindingRow::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .ok_or(TxError::FindingNotFound)?;
+                let finding = Finding::try_from(row)?;
+                let history = events_of(conn, finding.id).await?;
+                let verifications = verifications::table
+                    .filter(verifications::finding_id.eq(finding.id.as_uuid()))
+                    .filter(verifications::project_id.eq(project.as_uuid()))
+                    .order((verifications::occurred_at.asc(), verifications::id.asc()))
+                    .select(VerificationRow::as_select())
+                    .load(conn)
+                    .await?
+                    .into_iter()
+                    .map(Verification::try_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let regressions = regressions_of(conn, finding.id).await?;
+                Ok(FindingDetail {
+                    finding,
+                    history,
+                    verifications,
+                    regressions,
+                })
+            })
+            .await?;
+        Ok(detail)
     }
 
     async fn add_verification(

@@ -489,3 +489,103 @@ async fn listings_are_newest_first_across_pages_with_and_without_a_status() {
     let got = pages(&fx, Some(Dismissed), 10).await;
     assert_eq!(got, vec![Vec::<Finding>::new()]);
 }
+
+#[tokio::test]
+async fn a_finding_is_read_back_with_its_history_verifications_and_regressions() {
+    let fx = Fixture::new().await;
+    let other = fx.project("other").await;
+    let f = new_finding("XSS", state(New, 100), at("2026-06-01T10:00:00.123456Z"));
+    fx.store.create_finding(fx.project.id, &f).await.unwrap();
+    // Another finding of the project, whose records must not show up.
+    let g = new_finding("CSRF", state(New, 5), at("2026-06-01T11:00:00Z"));
+    fx.store.create_finding(fx.project.id, &g).await.unwrap();
+    fx.store
+        .add_verification(
+            fx.project.id,
+            g.id,
+            verify(VerificationResult::Failed, "2026-06-01T12:00:00Z"),
+        )
+        .await
+        .unwrap();
+    fx.store
+        .change_finding(
+            fx.project.id,
+            f.id,
+            change_to(state(Triaged, 100), at("2026-06-02T00:00:00Z")),
+        )
+        .await
+        .unwrap();
+    fx.store
+        .change_finding(
+            fx.project.id,
+            f.id,
+            change_to(state(Triaged, 400), at("2026-06-03T00:00:00Z")),
+        )
+        .await
+        .unwrap();
+    let failed = fx
+        .store
+        .add_verification(
+            fx.project.id,
+            f.id,
+            verify(VerificationResult::Failed, "2026-06-03T01:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let passed = fx
+        .store
+        .add_verification(
+            fx.project.id,
+            f.id,
+            verify(VerificationResult::Passed, "2026-06-03T02:00:00Z"),
+        )
+        .await
+        .unwrap();
+    let now = fx
+        .store
+        .change_finding(
+            fx.project.id,
+            f.id,
+            change_to(state(Resolved, 400), at("2026-06-04T00:00:00Z")),
+        )
+        .await
+        .unwrap();
+    let first = fx
+        .store
+        .open_regression(fx.project.id, f.id, open_at("2026-06-05T00:00:00Z"))
+        .await
+        .unwrap();
+    let first = fx
+        .store
+        .close_regression(fx.project.id, first.id, close_at("2026-06-06T00:00:00Z"))
+        .await
+        .unwrap();
+    let second = fx
+        .store
+        .open_regression(fx.project.id, f.id, open_at("2026-06-07T00:00:00Z"))
+        .await
+        .unwrap();
+
+    let detail = fx.store.finding(fx.project.id, f.id).await.unwrap();
+    assert_eq!(detail.finding, now);
+    assert_eq!(
+        detail.history,
+        vec![
+            (at("2026-06-01T10:00:00.123456Z"), state(New, 100)),
+            (at("2026-06-02T00:00:00Z"), state(Triaged, 100)),
+            (at("2026-06-03T00:00:00Z"), state(Triaged, 400)),
+            (at("2026-06-04T00:00:00Z"), state(Resolved, 400)),
+        ]
+    );
+    assert_eq!(detail.verifications, vec![failed, passed]);
+    assert_eq!(detail.regressions, vec![first, second]);
+
+    let err = fx.store.finding(other.id, f.id).await.unwrap_err();
+    assert!(matches!(err, LedgerRepoError::FindingNotFound), "{err:?}");
+    let err = fx
+        .store
+        .finding(fx.project.id, FindingId::generate())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerRepoError::FindingNotFound), "{err:?}");
+}

@@ -69,6 +69,7 @@ fn answer_error(error: ShareError) -> HttpResponse {
 /// gets the same plain 404 page.
 #[utoipa::path(
     get,
+    operation_id = "view_shared_report",
     path = "/insights/audit/reports/shared/{token}",
     tag = "viewer",
     params(("token" = String, Path, description = "The signed token of a share link", max_length = 2048)),
@@ -107,6 +108,7 @@ pub async fn page(services: web::Data<Services>, token: web::Path<String>) -> Ht
 /// The artefact of a shared report.
 #[utoipa::path(
     get,
+    operation_id = "download_shared_report",
     path = "/insights/audit/reports/shared/{token}/download",
     tag = "viewer",
     params(("token" = String, Path, description = "The signed token of a share link", max_length = 2048)),

@@ -384,11 +384,15 @@ impl Shares {
             .names(report.project_id)
             .await
             .map_err(|e| StorageError::new(e.to_string()))?;
-        let stream = self
-            .artefacts
-            .open(&artefact.key)
-            .await
-            .map_err(|e| StorageError::new(e.to_string()))?;
+        let stream = match self.artefacts.open(&artefact.key).await {
+            Ok(stream) => stream,
+            // Gone from the store: to the link's holder, like any other link without a report.
+            Err(ArtefactStoreError::NotFound) => {
+                tracing::error!(report = %report.id, key = %artefact.key, "a shared report's artefact is missing from the store");
+                return Err(ShareError::LinkNotFound);
+            }
+            Err(e) => return Err(StorageError::new(e.to_string()).into()),
+        };
         let name = report.file_name(&slug);
         Ok((report, name, stream))
     }

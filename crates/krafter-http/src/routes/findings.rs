@@ -124,6 +124,7 @@ pub(crate) fn optional_instant(
 /// Record a finding.
 #[utoipa::path(
     post,
+    operation_id = "create_finding",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path, description = "The project's slug")),
@@ -151,6 +152,7 @@ pub async fn create(
 /// Change a finding's status or priority score.
 #[utoipa::path(
     patch,
+    operation_id = "update_finding",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
@@ -205,6 +207,7 @@ pub async fn get(
 /// List findings, newest first.
 #[utoipa::path(
     get,
+    operation_id = "list_findings",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ListFindingsQuery),
@@ -242,6 +245,7 @@ pub async fn list(
 /// Record a verification of a finding.
 #[utoipa::path(
     post,
+    operation_id = "verify_finding",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}/verifications",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
@@ -281,6 +285,7 @@ pub async fn verify(
 /// Open a regression on a finding.
 #[utoipa::path(
     post,
+    operation_id = "open_regression",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}/regressions",
     tag = "regressions",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),

@@ -6,7 +6,7 @@ use crate::errors::ApiError;
 use crate::Services;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Envelope<StatusDto>)))]
+#[utoipa::path(get, operation_id = "healthz", path = "/healthz", tag = "health", responses((status = 200, body = Envelope<StatusDto>)))]
 pub async fn healthz() -> Reply<StatusDto> {
     Reply::ok(StatusDto { status: "ok" })
 }
@@ -14,6 +14,7 @@ pub async fn healthz() -> Reply<StatusDto> {
 /// The database is reachable and fully migrated.
 #[utoipa::path(
     get,
+    operation_id = "readyz",
     path = "/readyz",
     tag = "health",
     responses((status = 200, body = Envelope<StatusDto>), (status = 503, body = ErrorEnvelope))

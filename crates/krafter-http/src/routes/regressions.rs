@@ -34,6 +34,7 @@ pub struct CloseRegressionBody {
 /// Close a regression.
 #[utoipa::path(
     patch,
+    operation_id = "close_regression",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/regressions/{regression_id}",
     tag = "regressions",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("regression_id" = String, Path, format = Uuid)),

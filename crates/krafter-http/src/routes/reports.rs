@@ -70,6 +70,7 @@ pub struct ListReportsQuery {
 /// without a second charge.
 #[utoipa::path(
     post,
+    operation_id = "export_report",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/export",
     tag = "reports",
     params(
@@ -156,6 +157,7 @@ fn detail(services: &Services, project: &Project, report: &Report) -> ReportDeta
 /// List the project's reports, newest first.
 #[utoipa::path(
     get,
+    operation_id = "list_reports",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ListReportsQuery),
@@ -194,6 +196,7 @@ pub async fn list(
 /// A report: its status, `error` once failed, `download_url` once exported.
 #[utoipa::path(
     get,
+    operation_id = "get_report",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/{report_id}",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("report_id" = String, Path, format = Uuid)),
@@ -218,6 +221,7 @@ pub async fn get(
 /// Download a report's artefact.
 #[utoipa::path(
     get,
+    operation_id = "download_report",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/{report_id}/download",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("report_id" = String, Path, format = Uuid)),

@@ -155,6 +155,7 @@ fn parse_share(body: &Map<String, Value>) -> Result<(ShareRequest, bool), ApiErr
 /// workers: follow them with `GET …/reports/{report_id}/deliveries`.
 #[utoipa::path(
     post,
+    operation_id = "share_report",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/share",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path)),
@@ -188,6 +189,7 @@ pub async fn share(
 /// The deliveries of a report's email and Slack shares, oldest first.
 #[utoipa::path(
     get,
+    operation_id = "list_deliveries",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/{report_id}/deliveries",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("report_id" = String, Path, format = Uuid)),
@@ -214,6 +216,7 @@ pub async fn deliveries(
 /// The shares of a report, oldest first.
 #[utoipa::path(
     get,
+    operation_id = "list_shares",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/{report_id}/shares",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("report_id" = String, Path, format = Uuid)),
@@ -238,6 +241,7 @@ pub async fn shares(
 /// Revoke a share: its links answer 404 from now on. Revoking again changes nothing.
 #[utoipa::path(
     delete,
+    operation_id = "revoke_share",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/shares/{share_id}",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("share_id" = String, Path, format = Uuid)),

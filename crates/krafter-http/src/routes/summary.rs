@@ -28,6 +28,7 @@ pub struct SummaryQueryParams {
 /// rate and open findings as of the end of `date_to`.
 #[utoipa::path(
     get,
+    operation_id = "get_summary",
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/summary",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), SummaryQueryParams),

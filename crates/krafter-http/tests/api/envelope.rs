@@ -179,3 +179,47 @@ async fn the_openapi_document_describes_every_route() {
         "bearer"
     );
 }
+
+/// The committed `docs/openapi.json` is the document the server serves. After an intended
+/// change, `KRAFTER_WRITE_OPENAPI=1 cargo test -p krafter-http --test api committed` writes it.
+#[tokio::test]
+async fn the_committed_openapi_document_is_the_served_one() {
+    let app = TestApp::spawn().await;
+    let served: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+    if std::env::var_os("KRAFTER_WRITE_OPENAPI").is_some() {
+        let pretty = serde_json::to_string_pretty(&served).unwrap() + "\n";
+        std::fs::write(path, pretty).unwrap();
+    }
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("docs/openapi.json exists"))
+            .expect("docs/openapi.json is JSON");
+    // Generated clients name their functions after operationIds: each must be unique.
+    let mut ids: Vec<&str> = served["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| {
+            op["operationId"]
+                .as_str()
+                .expect("every operation has an id")
+        })
+        .collect();
+    let all = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), all, "duplicate operationIds: {ids:?}");
+    assert!(
+        served == committed,
+        "docs/openapi.json differs from the served document: run KRAFTER_WRITE_OPENAPI=1 cargo test -p krafter-http --test api committed"
+    );
+}

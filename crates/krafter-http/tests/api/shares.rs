@@ -969,3 +969,28 @@ async fn a_revoked_share_is_not_sent() {
     assert_eq!(deliveries[0]["attempts"], 0);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_shared_report_whose_artefact_is_gone_gets_the_plain_404() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let report = export(&app, &t, "csv").await;
+    app.run_pending_jobs().await;
+    let shared = envelope(
+        share(&app, &t, json!({"channel": "link", "report_id": report})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let url = shared["share_url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.client
+            .get(format!("{url}/download"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert!(app.remove_artefact(&report) > 0);
+    assert_plain_404(&app, &format!("{url}/download")).await;
+}

@@ -14,8 +14,10 @@ impl PageLimit {
         let Some(raw) = raw else {
             return Ok(Self(DEFAULT_PAGE_LIMIT));
         };
+        // Digits only: `u32::from_str` would also take `+5`, which the document's integer is not.
+        let digits = !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit());
         match raw.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(Self(n)),
+            Ok(n) if digits && (1..=MAX_PAGE_LIMIT).contains(&n) => Ok(Self(n)),
             _ => Err(InvalidParams::field(
                 "limit",
                 format!("must be an integer from 1 to {MAX_PAGE_LIMIT}"),
@@ -115,6 +117,16 @@ impl<Id: KeysetId> KeysetCursor<Id> {
 mod tests {
     use super::*;
     use crate::ids::FindingId;
+
+    #[test]
+    fn limits_are_plain_integers_from_1_to_100() {
+        assert_eq!(PageLimit::parse(None).unwrap().get(), DEFAULT_PAGE_LIMIT);
+        assert_eq!(PageLimit::parse(Some("1")).unwrap().get(), 1);
+        assert_eq!(PageLimit::parse(Some("100")).unwrap().get(), 100);
+        for bad in ["0", "101", "+5", "-1", " 5", "5.0", "", "1e2"] {
+            assert!(PageLimit::parse(Some(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

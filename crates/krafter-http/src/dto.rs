@@ -13,16 +13,82 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// A finding's severity.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only: the values are the domain's `as_str`
+pub enum SeverityDto {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// A finding's status; `resolved` and `dismissed` are terminal.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum FindingStatusDto {
+    New,
+    Triaged,
+    InProgress,
+    ReadyVerify,
+    Resolved,
+    Dismissed,
+}
+
+/// A regression's status.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RegressionStatusDto {
+    Open,
+    Closed,
+}
+
+/// The result of a verification.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum VerificationResultDto {
+    Failed,
+    Passed,
+}
+
+/// The format of an export.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ExportFormatDto {
+    Pdf,
+    Csv,
+    Json,
+    Html,
+}
+
+/// A report's status.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ReportStatusDto {
+    Queued,
+    Exporting,
+    Exported,
+    Shared,
+    Failed,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FindingDto {
     #[schema(format = Uuid)]
     pub id: String,
     pub title: String,
-    #[schema(example = "high")]
+    #[schema(value_type = SeverityDto)]
     pub severity: &'static str,
     #[schema(minimum = 0, maximum = 1000)]
     pub priority_score: i32,
-    #[schema(example = "new")]
+    #[schema(value_type = FindingStatusDto)]
     pub status: &'static str,
     #[schema(format = DateTime)]
     pub created_at: String,
@@ -49,7 +115,7 @@ impl From<&Finding> for FindingDto {
 /// the state it led to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FindingEventDto {
-    #[schema(example = "triaged")]
+    #[schema(value_type = FindingStatusDto)]
     pub status: &'static str,
     #[schema(minimum = 0, maximum = 1000)]
     pub priority_score: i32,
@@ -97,7 +163,7 @@ pub struct VerificationDto {
     pub id: String,
     #[schema(format = Uuid)]
     pub finding_id: String,
-    #[schema(example = "passed")]
+    #[schema(value_type = VerificationResultDto)]
     pub result: &'static str,
     #[schema(format = DateTime)]
     pub occurred_at: String,
@@ -120,7 +186,7 @@ pub struct RegressionDto {
     pub id: String,
     #[schema(format = Uuid)]
     pub finding_id: String,
-    #[schema(example = "open")]
+    #[schema(value_type = RegressionStatusDto)]
     pub status: &'static str,
     #[schema(format = DateTime)]
     pub opened_at: String,
@@ -199,10 +265,9 @@ pub struct ReportDto {
     pub period_start: String,
     #[schema(format = Date)]
     pub period_end: String,
-    #[schema(example = "pdf")]
+    #[schema(value_type = ExportFormatDto)]
     pub format: &'static str,
-    /// `queued`, `exporting`, `exported`, `shared` or `failed`.
-    #[schema(example = "queued")]
+    #[schema(value_type = ReportStatusDto)]
     pub status: &'static str,
     /// The summary over the period, captured when the export was requested.
     pub snapshot: SummaryDto,

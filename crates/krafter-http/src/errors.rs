@@ -62,11 +62,41 @@ pub struct ErrorBody {
     /// `unsupported_media_type`, `request_timeout`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
     /// `report_not_ready`, `report_failed`, `artefact_missing`, `invalid_channel`, `channel_unavailable`,
     /// `request_failed`, `service_unavailable`, `internal_error`.
+    #[schema(value_type = ErrorCode)]
     pub code: &'static str,
     pub message: String,
     /// The fields at fault, for `invalid_params`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<FieldErrorBody>>,
+}
+
+/// Every value of `ErrorBody.code` (a schema only: the codes are written in [`ApiError::code`] and
+/// [`body_for_status`]).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ErrorCode {
+    InvalidParams,
+    InvalidJson,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    InvalidTransition,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RequestTimeout,
+    BadRequest,
+    QuotaExceeded,
+    IdempotencyKeyReused,
+    ReportNotReady,
+    ReportFailed,
+    ArtefactMissing,
+    InvalidChannel,
+    ChannelUnavailable,
+    RequestFailed,
+    ServiceUnavailable,
+    InternalError,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use actix_web::HttpResponse;
+use serde_json::{json, Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -50,10 +51,193 @@ impl Modify for BearerAuth {
 }
 
 static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
-    ApiDoc::openapi()
-        .to_json()
-        .expect("the OpenAPI document serialises")
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    complete(&mut doc);
+    serde_json::to_string(&doc).expect("the OpenAPI document serialises")
 });
+
+/// What the annotations cannot say, or would have to repeat on every operation, applied to the
+/// generated document:
+/// - each `Envelope_X` refers to the component `X` (one schema per DTO, referenced everywhere),
+///   and every envelope's members are required (`error` is null on success, `data` on failure);
+/// - every field of a `…Dto` schema is required: each is always serialised (null when absent);
+/// - the PATCH of a finding needs `status` or `priority_score` (`{}` is refused);
+/// - the bodies of an export and of opening a regression may be left out;
+/// - `Idempotency-Key` is 1 to 255 visible ASCII characters;
+/// - the downloads are binary, with `Content-Disposition`;
+/// - every response has a description and `x-request-id`, a 401 its `WWW-Authenticate: Bearer`,
+///   an export its `idempotent-replayed`; an operation with a JSON body answers 408 and 415.
+fn complete(doc: &mut Value) {
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        complete_schemas(schemas);
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            complete_operation(operation);
+        }
+    }
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn complete_schemas(schemas: &mut Map<String, Value>) {
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in &names {
+        let schema = &mut schemas[name];
+        if let Some(inner) = name.strip_prefix("Envelope_") {
+            let data = match inner.strip_prefix("Vec_") {
+                Some(item) if names.iter().any(|n| n == item) => {
+                    Some(json!({ "type": "array", "items": schema_ref(item) }))
+                }
+                _ if names.iter().any(|n| n == inner) => Some(schema_ref(inner)),
+                _ => None,
+            };
+            if let Some(data) = data {
+                schema["properties"]["data"] = data;
+            }
+            schema["properties"]["error"] = json!({ "type": "null" });
+            schema["required"] = json!(["data", "meta", "error"]);
+        } else if name == "ErrorEnvelope" {
+            schema["properties"]["data"] = json!({ "type": "null" });
+            schema["required"] = json!(["data", "meta", "error"]);
+        } else if name.ends_with("Dto") {
+            require_all(schema);
+            if let Some(parts) = schema.get_mut("allOf").and_then(Value::as_array_mut) {
+                parts.iter_mut().for_each(require_all);
+            }
+        } else if name == "UpdateFindingBody" {
+            schema["minProperties"] = json!(1);
+            schema["anyOf"] = json!([
+                { "required": ["status"], "properties": { "status": { "type": "string" } } },
+                { "required": ["priority_score"], "properties": { "priority_score": { "type": "integer" } } },
+            ]);
+        }
+    }
+}
+
+fn require_all(schema: &mut Value) {
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let required: Vec<Value> = properties.keys().cloned().map(Value::String).collect();
+    schema["required"] = Value::Array(required);
+}
+
+fn complete_operation(operation: &mut Value) {
+    let Some(id) = operation
+        .get("operationId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    if matches!(id.as_str(), "export_report" | "open_regression") {
+        if let Some(body) = operation.get_mut("requestBody") {
+            body["required"] = json!(false);
+        }
+    }
+    if let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for parameter in parameters {
+            if parameter["in"] == "header" && parameter["name"] == "Idempotency-Key" {
+                parameter["required"] = json!(false);
+                parameter["schema"] = json!({
+                    "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]+$",
+                });
+            }
+        }
+    }
+    let has_json_body = operation
+        .pointer("/requestBody/content/application~1json")
+        .is_some();
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    if has_json_body {
+        for status in ["408", "415"] {
+            responses
+                .entry(status)
+                .or_insert_with(|| json!({ "content": { "application/json": { "schema": schema_ref("ErrorEnvelope") } } }));
+        }
+    }
+    for (status, response) in responses.iter_mut() {
+        if response["description"].as_str().is_none_or(str::is_empty) {
+            response["description"] = json!(default_description(status));
+        }
+        let headers = response
+            .as_object_mut()
+            .expect("a response is an object")
+            .entry("headers")
+            .or_insert_with(|| json!({}));
+        headers["x-request-id"] = json!({
+            "description": "The request's id, as in `meta.request_id`: 20 URL-safe characters",
+            "required": true,
+            "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{20}$" },
+        });
+        if status == "401" {
+            headers["WWW-Authenticate"] = json!({
+                "description": "`Bearer`, or `Bearer error=\"invalid_token\"` when a token was given",
+                "required": true,
+                "schema": { "type": "string", "pattern": "^Bearer" },
+            });
+        }
+        if id == "export_report" && status == "202" {
+            headers["idempotent-replayed"] = json!({
+                "description": "`true` when an earlier request with the same `Idempotency-Key` and body is answered again (no second charge); absent otherwise",
+                "schema": { "type": "string", "enum": ["true"] },
+            });
+        }
+        if matches!(id.as_str(), "download_report" | "download_shared_report") && status == "200" {
+            headers["Content-Disposition"] = json!({
+                "description": "`attachment` with the artefact's file name",
+                "required": true,
+                "schema": { "type": "string", "pattern": "^attachment" },
+            });
+            if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
+                for media in content.values_mut() {
+                    *media = json!({ "schema": { "type": "string", "format": "binary" } });
+                }
+            }
+        }
+    }
+}
+
+fn default_description(status: &str) -> &'static str {
+    match status {
+        "200" => "OK",
+        "201" => "Created",
+        "202" => "Accepted",
+        "204" => "No content",
+        "400" => "`invalid_json`: the body is not valid JSON",
+        "401" => "`unauthorized`: no valid API key (`Authorization: Bearer kr_live_…`)",
+        "403" => "`forbidden`: the API key lacks the operation's scope",
+        "404" => "`not_found`: no such organisation, project or resource",
+        "408" => "`request_timeout`: the request body did not arrive in time",
+        "409" => "`invalid_transition`: the change is not allowed from the current state",
+        "410" => "`report_failed` or `artefact_missing`",
+        "415" => "`unsupported_media_type`: a body that is not `application/json`",
+        "422" => "`invalid_params`: the fields at fault are in `error.details`",
+        "429" => "`quota_exceeded`",
+        "503" => "`service_unavailable`",
+        _ => "An error, in the envelope",
+    }
+}
 
 /// The OpenAPI 3.1 document of this API.
 pub async fn document() -> HttpResponse {

@@ -10,7 +10,10 @@ use krafter_domain::validation::Collector;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{FindingDetailDto, FindingDto, RegressionDto, VerificationDto};
+use crate::dto::{
+    FindingDetailDto, FindingDto, FindingStatusDto, RegressionDto, SeverityDto, VerificationDto,
+    VerificationResultDto,
+};
 use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
 use crate::extract::{json_body, query};
@@ -29,13 +32,17 @@ pub struct FindingPath {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFindingBody {
-    /// 1 to 500 characters.
+    /// 1 to 500 characters (Unicode scalar values), with at least one visible character, and no
+    /// control character (category Cc) nor bidirectional override or isolate character
+    /// (U+202A–U+202E, U+2066–U+2069).
+    #[schema(min_length = 1, max_length = 500)]
     title: String,
-    #[schema(example = "high")]
+    #[schema(value_type = SeverityDto)]
     severity: String,
     #[schema(minimum = 0, maximum = 1000)]
     priority_score: i64,
     /// Defaults to `new`.
+    #[schema(value_type = Option<FindingStatusDto>)]
     status: Option<String>,
     /// When the finding was created (RFC 3339); defaults to now, never in the future.
     #[schema(format = DateTime)]
@@ -64,6 +71,7 @@ impl CreateFindingBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateFindingBody {
+    #[schema(value_type = Option<FindingStatusDto>)]
     status: Option<String>,
     #[schema(minimum = 0, maximum = 1000)]
     priority_score: Option<i64>,
@@ -91,7 +99,7 @@ impl UpdateFindingBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerificationBody {
-    #[schema(example = "passed")]
+    #[schema(value_type = VerificationResultDto)]
     result: String,
     #[schema(format = DateTime)]
     occurred_at: Option<String>,
@@ -108,8 +116,10 @@ pub struct OpenRegressionBody {
 #[into_params(parameter_in = Query)]
 pub struct ListFindingsQuery {
     /// Only findings in this status.
+    #[param(value_type = Option<FindingStatusDto>)]
     status: Option<String>,
     /// 1 to 100; 50 by default.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
@@ -161,7 +171,7 @@ pub async fn create(
         (status = 200, body = Envelope<FindingDto>),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
-        (status = 422, body = ErrorEnvelope),
+        (status = 422, body = ErrorEnvelope, description = "`invalid_params`: the fields at fault are in `error.details`; `{}` (neither `status` nor `priority_score`) included"),
     ),
     security(("bearer" = ["audit:write"]))
 )]

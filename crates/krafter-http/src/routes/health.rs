@@ -20,10 +20,10 @@ pub async fn healthz() -> Reply<StatusDto> {
     responses((status = 200, body = Envelope<StatusDto>), (status = 503, body = ErrorEnvelope))
 )]
 pub async fn readyz(services: web::Data<Services>) -> Result<Reply<StatusDto>, ApiError> {
-    services
-        .readiness
-        .check()
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    services.readiness.check().await.map_err(|error| {
+        // The detail (a database error, say) is for operators; the client gets a short reason.
+        tracing::warn!(%error, "not ready");
+        ApiError::Unavailable(error.public_reason())
+    })?;
     Ok(Reply::ok(StatusDto { status: "ready" }))
 }

@@ -25,10 +25,18 @@ pub struct RegressionPath {
 #[serde(deny_unknown_fields)]
 pub struct CloseRegressionBody {
     /// Only `closed`: a regression opens once and closes once.
-    #[schema(example = "closed")]
+    #[schema(value_type = CloseStatus)]
     status: String,
     #[schema(format = DateTime)]
     occurred_at: Option<String>,
+}
+
+/// The one status a regression can be changed to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // a schema only
+pub enum CloseStatus {
+    Closed,
 }
 
 /// Close a regression.

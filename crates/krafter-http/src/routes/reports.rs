@@ -12,7 +12,7 @@ use krafter_domain::validation::Collector;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{ReportDetailDto, ReportDto};
+use crate::dto::{ExportFormatDto, ReportDetailDto, ReportDto};
 use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
 use crate::extract::{json_body, query};
@@ -31,8 +31,8 @@ pub struct ReportPath {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportBody {
-    /// `pdf` (default), `csv`, `json` or `html`.
-    #[schema(example = "pdf")]
+    /// `pdf` by default.
+    #[schema(value_type = Option<ExportFormatDto>)]
     format: Option<String>,
     /// First day (YYYY-MM-DD, UTC); defaults to 6 days before `period_end`.
     #[schema(format = Date)]
@@ -58,6 +58,7 @@ impl ExportBody {
 #[into_params(parameter_in = Query)]
 pub struct ListReportsQuery {
     /// 1 to 100; 50 by default.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,

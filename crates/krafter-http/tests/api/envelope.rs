@@ -223,3 +223,140 @@ async fn the_committed_openapi_document_is_the_served_one() {
         "docs/openapi.json differs from the served document: run KRAFTER_WRITE_OPENAPI=1 cargo test -p krafter-http --test api committed"
     );
 }
+
+/// The facts of the contract a generated client relies on, read from the served document.
+#[tokio::test]
+async fn the_openapi_document_states_enums_bounds_bodies_and_downloads() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["SeverityDto"]["enum"],
+        json!(["info", "low", "medium", "high", "critical"])
+    );
+    assert_eq!(
+        schemas["FindingDto"]["properties"]["severity"]["$ref"],
+        "#/components/schemas/SeverityDto"
+    );
+    assert_eq!(
+        schemas["ErrorBody"]["properties"]["code"]["$ref"],
+        "#/components/schemas/ErrorCode"
+    );
+    let codes: Vec<&str> = schemas["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for code in [
+        "invalid_params",
+        "invalid_json",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "method_not_allowed",
+        "invalid_transition",
+        "payload_too_large",
+        "unsupported_media_type",
+        "request_timeout",
+        "bad_request",
+        "quota_exceeded",
+        "idempotency_key_reused",
+        "report_not_ready",
+        "report_failed",
+        "artefact_missing",
+        "invalid_channel",
+        "channel_unavailable",
+        "request_failed",
+        "service_unavailable",
+        "internal_error",
+    ] {
+        assert!(codes.contains(&code), "ErrorCode lacks {code}");
+    }
+    // Every field of a DTO is always sent, null or not.
+    assert_eq!(
+        schemas["RegressionDto"]["required"],
+        json!(["closed_at", "finding_id", "id", "opened_at", "status"])
+    );
+    // One component per DTO, referenced from its envelopes.
+    assert_eq!(
+        schemas["Envelope_Vec_FindingDto"]["properties"]["data"],
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/FindingDto"}})
+    );
+    let title = &schemas["CreateFindingBody"]["properties"]["title"];
+    assert_eq!(
+        (&title["minLength"], &title["maxLength"]),
+        (&json!(1), &json!(500))
+    );
+
+    let audit = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
+    let list = &doc["paths"][format!("{audit}/findings")]["get"];
+    let limit = list["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(limit["schema"]["type"], "integer");
+    assert_eq!(
+        (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+        (&json!(1), &json!(100))
+    );
+
+    let export = &doc["paths"][format!("{audit}/reports/export")]["post"];
+    assert_eq!(export["requestBody"]["required"], false);
+    assert!(export["responses"]["202"]["headers"]["idempotent-replayed"].is_object());
+    assert!(export["responses"]["415"].is_object());
+    let key = export["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap();
+    assert_eq!(
+        key["schema"],
+        json!({"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]+$"})
+    );
+    let open = &doc["paths"][format!("{audit}/findings/{{finding_id}}/regressions")]["post"];
+    assert_eq!(open["requestBody"]["required"], false);
+
+    let download =
+        &doc["paths"][format!("{audit}/reports/{{report_id}}/download")]["get"]["responses"]["200"];
+    for media in [
+        "application/pdf",
+        "text/csv",
+        "application/json",
+        "text/html",
+    ] {
+        assert_eq!(
+            download["content"][media]["schema"],
+            json!({"type": "string", "format": "binary"}),
+            "{media}"
+        );
+    }
+    assert!(download["headers"]["Content-Disposition"].is_object());
+
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                let at = format!("{method} {path} {status}");
+                assert!(
+                    !response["description"].as_str().unwrap().is_empty(),
+                    "{at}: empty description"
+                );
+                assert!(response["headers"]["x-request-id"].is_object(), "{at}");
+                if status == "401" {
+                    assert!(response["headers"]["WWW-Authenticate"].is_object(), "{at}");
+                }
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod envelope;
 mod exports;
 mod findings;
 mod gaps;
+mod golden;
 mod helpers;
 mod hostile;
 mod protocol;

@@ -30,6 +30,9 @@ pub struct ReportHeader {
 pub struct FindingsPreview {
     pub findings: Vec<ReportFinding>,
     pub total: u64,
+    /// The organisation's name, the project's slug and its name when the artefact was made, so
+    /// that the viewer shows them as exported (`None` in previews written before they were kept).
+    pub names: Option<(String, String, String)>,
 }
 
 /// How many findings a preview keeps: as many as the PDF and HTML artefacts list.
@@ -44,6 +47,15 @@ pub fn preview_key(artefact_key: &str) -> String {
 struct StoredPreview {
     total: u64,
     findings: Vec<StoredFinding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    names: Option<StoredNames>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredNames {
+    organisation: String,
+    project_slug: String,
+    project: String,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -67,6 +79,14 @@ impl FindingsPreview {
 
     pub fn to_json(&self) -> Vec<u8> {
         let stored = StoredPreview {
+            names: self
+                .names
+                .clone()
+                .map(|(organisation, project_slug, project)| StoredNames {
+                    organisation,
+                    project_slug,
+                    project,
+                }),
             total: self.total,
             findings: self
                 .findings
@@ -105,6 +125,9 @@ impl FindingsPreview {
         Ok(Self {
             findings,
             total: stored.total,
+            names: stored
+                .names
+                .map(|n| (n.organisation, n.project_slug, n.project)),
         })
     }
 }

@@ -378,7 +378,14 @@ impl ExportWorker {
             )
             .await
             .map_err(unreadable)?;
-        let mut preview = FindingsPreview::default();
+        let mut preview = FindingsPreview {
+            names: Some((
+                header.organisation_name.clone(),
+                header.project_slug.clone(),
+                header.project_name.clone(),
+            )),
+            ..FindingsPreview::default()
+        };
         while let Some(batch) = batches.next_batch().await.map_err(unreadable)? {
             preview.push(&batch);
             session = tokio::task::spawn_blocking(move || session.push(&batch).map(|()| session))
@@ -575,7 +582,7 @@ mod worker_tests {
             if key.ends_with(".preview.json") {
                 assert_eq!(
                     std::fs::read(path).unwrap(),
-                    br#"{"total":0,"findings":[]}"#
+                    br#"{"total":0,"findings":[],"names":{"organisation":"Acme","project_slug":"web","project":"Web"}}"#
                 );
                 return Ok(25);
             }

@@ -338,14 +338,18 @@ impl Shares {
         let Some(artefact) = report.artefact.clone() else {
             return Err(ShareError::LinkNotFound);
         };
-        let (organisation_name, project_slug, project_name) = self
-            .source
-            .names(report.project_id)
-            .await
-            .map_err(|e| StorageError::new(e.to_string()))?;
         let preview = match self.read_preview(&artefact.key).await? {
             Some(preview) => preview,
             None => self.preview_from_history(&report).await?,
+        };
+        // The names as exported; today's only for previews that did not keep them.
+        let (organisation_name, project_slug, project_name) = match preview.names.clone() {
+            Some(names) => names,
+            None => self
+                .source
+                .names(report.project_id)
+                .await
+                .map_err(|e| StorageError::new(e.to_string()))?,
         };
         self.repo.record_view(share.id, self.clock.now()).await?;
         let generated_at = report.exported_at.unwrap_or(report.updated_at);

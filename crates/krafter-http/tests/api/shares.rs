@@ -994,3 +994,36 @@ async fn a_shared_report_whose_artefact_is_gone_gets_the_plain_404() {
     assert!(app.remove_artefact(&report) > 0);
     assert_plain_404(&app, &format!("{url}/download")).await;
 }
+
+#[tokio::test]
+async fn the_viewer_shows_the_names_as_exported() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let report = export(&app, &t, "json").await;
+    app.run_pending_jobs().await;
+    let shared = envelope(
+        share(&app, &t, json!({"channel": "link", "report_id": report})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let mut conn = AsyncPgConnection::establish(app.db.url()).await.unwrap();
+    conn.batch_execute("UPDATE projects SET name = 'Renamed later'; UPDATE organisations SET name = 'Acme Renamed'")
+        .await
+        .unwrap();
+    let page = app
+        .client
+        .get(shared["share_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<h1>web <span class=\"slug\">web</span></h1>"),
+        "{page}"
+    );
+    assert!(page.contains(">Acme</span>"), "{page}");
+    assert!(!page.contains("Renamed"));
+}

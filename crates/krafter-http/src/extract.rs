@@ -124,7 +124,14 @@ impl<'de> Visitor<'de> for UniqueValue<'_> {
         Ok(Value::from(v))
     }
 
+    /// A number with a zero fraction (`190.0`, `1e2`) is an integer, as JSON Schema has it, so
+    /// it is kept as one (within ±2^53, where a float holds every integer exactly).
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        const EXACT: f64 = 9_007_199_254_740_992.0;
+        if v.fract() == 0.0 && v.abs() <= EXACT {
+            #[allow(clippy::cast_possible_truncation)]
+            return Ok(Value::from(v as i64));
+        }
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
@@ -264,6 +271,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(distinct["b"]["x"][0], 1.5);
+    }
+
+    #[test]
+    fn integral_numbers_are_integers() {
+        let score = |raw: &str| parse(raw).map(|b| b.score);
+        assert_eq!(
+            score(r#"{"title": "x", "score": 190.0}"#).unwrap(),
+            Some(190)
+        );
+        assert_eq!(score(r#"{"title": "x", "score": 1e2}"#).unwrap(), Some(100));
+        assert_eq!(score(r#"{"title": "x", "score": -0.0}"#).unwrap(), Some(0));
+        assert_eq!(field_of(r#"{"title": "x", "score": 1.5}"#), "score");
+        assert_eq!(field_of(r#"{"title": "x", "score": 1e300}"#), "score");
     }
 
     #[test]

@@ -35,7 +35,13 @@ pub struct CreateFindingBody {
     /// 1 to 500 characters (Unicode scalar values), with at least one visible character, and no
     /// control character (category Cc) nor bidirectional override or isolate character
     /// (U+202A–U+202E, U+2066–U+2069).
-    #[schema(min_length = 1, max_length = 500)]
+    // The pattern is `krafter_domain::validation::check_text`'s rule: no forbidden character,
+    // and one character that is neither forbidden, whitespace nor default-ignorable.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u00AD\\u034F\\u061C\\u115F\\u1160\\u1680\\u17B4\\u17B5\\u180B-\\u180F\\u2000-\\u200F\\u2028-\\u202F\\u205F-\\u206F\\u3000\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0\\uFFF0-\\uFFF8\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}][^\\u0000-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]*$"
+    )]
     title: String,
     #[schema(value_type = SeverityDto)]
     severity: String,

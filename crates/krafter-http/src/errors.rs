@@ -287,6 +287,15 @@ impl From<ShareError> for ApiError {
     }
 }
 
+/// The status of a public viewer answer (an HTML page, not an envelope): every link that cannot
+/// be followed is one plain 404, whatever the reason; anything else is the server's failure.
+pub fn viewer_status(error: &ShareError) -> StatusCode {
+    match error {
+        ShareError::LinkNotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// A failure while an artefact is already streaming: the status is sent, so the connection is cut.
 pub fn artefact_stream_error(
     error: krafter_domain::export::ArtefactStoreError,

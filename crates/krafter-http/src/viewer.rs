@@ -3,6 +3,7 @@
 //! Every answer, the 404 included, carries headers that keep the page private and inert.
 
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse, HttpResponseBuilder};
 use futures::TryStreamExt;
 use krafter_domain::export::{ExportFormat, RenderError};
@@ -57,9 +58,9 @@ fn failed(error: &dyn std::fmt::Display) -> HttpResponse {
 }
 
 fn answer_error(error: ShareError) -> HttpResponse {
-    match error {
-        ShareError::LinkNotFound => not_found(),
-        other => failed(&other),
+    match crate::errors::viewer_status(&error) {
+        StatusCode::NOT_FOUND => not_found(),
+        _ => failed(&error),
     }
 }
 

@@ -123,7 +123,10 @@ impl DeliveryWorker {
             Err(reason) => return self.after_failure(job, SendError::transient(reason)).await,
         };
         let attachments = match &job.delivery.target {
-            DeliveryTarget::Email(_) => match self.attachment(&job.report).await {
+            DeliveryTarget::Email(_) => match self
+                .attachment(&job.report, &message.project_slug)
+                .await
+            {
                 Ok(attachment) => attachment.into_iter().collect(),
                 Err(reason) => return self.after_failure(job, SendError::transient(reason)).await,
             },
@@ -250,7 +253,11 @@ impl DeliveryWorker {
     }
 
     /// The artefact to attach, when it is small enough; larger ones are reached by the link.
-    async fn attachment(&self, report: &Report) -> Result<Option<Attachment>, String> {
+    async fn attachment(
+        &self,
+        report: &Report,
+        project_slug: &str,
+    ) -> Result<Option<Attachment>, String> {
         use futures::TryStreamExt;
         let Some(artefact) = &report.artefact else {
             return Ok(None);
@@ -275,14 +282,8 @@ impl DeliveryWorker {
             })
             .await
             .map_err(unreadable)?;
-        let (_, slug, _) = self
-            .deps
-            .source
-            .names(report.project_id)
-            .await
-            .map_err(|_| "the report could not be read; will retry".to_owned())?;
         Ok(Some(Attachment {
-            file_name: report.file_name(&slug),
+            file_name: report.file_name(project_slug),
             content_type: report.format.content_type().to_owned(),
             content,
         }))
@@ -386,17 +387,26 @@ mod tests {
         }
     }
 
+    /// A worker whose artefact store serves `{}`.
     fn worker(queue: MockDeliveryQueue, mailer: MockMailer) -> DeliveryWorker {
-        let mut source = MockReportSource::new();
-        source
-            .expect_names()
-            .returning(|_| Ok(("Acme".into(), "web".into(), "Web shop".into())));
         let mut artefacts = MockArtefactStore::new();
         artefacts.expect_open().returning(|_| {
             Ok(Box::pin(futures::stream::iter([Ok(
                 bytes::Bytes::from_static(b"{}"),
             )])))
         });
+        worker_with(queue, mailer, artefacts)
+    }
+
+    fn worker_with(
+        queue: MockDeliveryQueue,
+        mailer: MockMailer,
+        artefacts: MockArtefactStore,
+    ) -> DeliveryWorker {
+        let mut source = MockReportSource::new();
+        source
+            .expect_names()
+            .returning(|_| Ok(("Acme".into(), "web".into(), "Web shop".into())));
         let mut links = MockLinkSigner::new();
         links.expect_sign().returning(|_, _| "signed".into());
         DeliveryWorker::new(DeliveryWorkerDeps {
@@ -553,29 +563,11 @@ mod tests {
             })
             .times(1)
             .returning(|_, _, _| Ok(()));
-        let mut source = MockReportSource::new();
-        source
-            .expect_names()
-            .returning(|_| Ok(("Acme".into(), "web".into(), "Web shop".into())));
         let mut artefacts = MockArtefactStore::new();
         artefacts
             .expect_open()
             .returning(|_| Err(crate::export::ArtefactStoreError::Io("/secret/path".into())));
-        let mut links = MockLinkSigner::new();
-        links.expect_sign().returning(|_, _| "signed".into());
-        let worker = DeliveryWorker::new(DeliveryWorkerDeps {
-            queue: Arc::new(queue),
-            source: Arc::new(source),
-            artefacts: Arc::new(artefacts),
-            mailer: Some(Arc::new(MockMailer::new())),
-            webhooks: Arc::new(MockWebhooks::new()),
-            links: Arc::new(links),
-            clock: Arc::new(FixedClock(now())),
-            public_url: "https://reports.example.com".into(),
-            retry: RetryPolicy::default(),
-            lease: Duration::from_secs(30),
-            heartbeat_every: Duration::from_secs(3600),
-        });
+        let worker = worker_with(queue, MockMailer::new(), artefacts);
         let outcome = worker.handle("w", claimed).await.unwrap();
         assert!(matches!(
             outcome,

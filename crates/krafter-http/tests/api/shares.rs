@@ -105,6 +105,26 @@ async fn settled_deliveries(app: &TestApp, t: &Tenant, report: &str) -> Vec<Valu
     }
 }
 
+/// Runs the due jobs in this task until `GET rest` satisfies `done`, polling with a deadline
+/// (for retries and leases that become due with time); answers that body.
+async fn run_jobs_until(
+    app: &TestApp,
+    t: &Tenant,
+    rest: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        app.run_pending_jobs().await;
+        let body = get(app, t, rest).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{rest} never settled: {body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn token_of(share_url: &str) -> &str {
     share_url.rsplit('/').next().unwrap()
 }
@@ -445,11 +465,10 @@ async fn share_requests_are_validated() {
     .await;
     // A failed report cannot be shared.
     let doomed = export(&app, &t, "pdf").await;
-    app.run_pending_jobs().await;
-    while get(&app, &t, &format!("/reports/{doomed}")).await["status"] != "failed" {
-        app.run_pending_jobs().await;
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    run_jobs_until(&app, &t, &format!("/reports/{doomed}"), |r| {
+        r["status"] == "failed"
+    })
+    .await;
     error(
         share(&app, &t, json!({"channel": "link", "report_id": doomed})).await,
         StatusCode::CONFLICT,
@@ -621,17 +640,11 @@ async fn slack_answers_decide_retries_404_is_final_and_429_waits() {
         due >= asked_at + TimeDelta::seconds(2),
         "due {due}, asked {asked_at}"
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        app.run_pending_jobs().await;
-        let d = get(&app, &t, &format!("/reports/{report}/deliveries")).await;
-        if d[1]["status"] == "delivered" {
-            assert_eq!(d[1]["attempts"], 2);
-            break;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let d = run_jobs_until(&app, &t, &format!("/reports/{report}/deliveries"), |d| {
+        d[1]["status"] == "delivered"
+    })
+    .await;
+    assert_eq!(d[1]["attempts"], 2);
     assert!(Utc::now() >= asked_at + TimeDelta::seconds(2));
 }
 
@@ -674,16 +687,10 @@ async fn a_delivery_waits_for_its_export_and_fails_with_it() {
     assert!(current["shared_at"].is_string());
     let deliveries = get(&app, &t, &format!("/reports/{report}/deliveries")).await;
     assert_eq!(deliveries[0]["status"], "pending");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let deliveries = loop {
-        app.run_pending_jobs().await;
-        let d = get(&app, &t, &format!("/reports/{report}/deliveries")).await;
-        if d[0]["status"] == "failed" {
-            break d;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let deliveries = run_jobs_until(&app, &t, &format!("/reports/{report}/deliveries"), |d| {
+        d[0]["status"] == "failed"
+    })
+    .await;
     assert_eq!(deliveries[0]["last_error"], EXPORT_FAILED);
     assert_eq!(deliveries[0]["attempts"], 0);
     assert!(server.received_requests().await.unwrap().is_empty());
@@ -730,18 +737,12 @@ async fn a_worker_that_died_while_sending_is_not_followed_by_a_second_send() {
     let deliveries = get(&app, &t, &format!("/reports/{report}/deliveries")).await;
     assert_eq!(deliveries[0]["status"], "sending");
     // Its lease runs out; the next worker finds `sending` and does not send again.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        app.run_pending_jobs().await;
-        let d = get(&app, &t, &format!("/reports/{report}/deliveries")).await;
-        if d[0]["status"] == "failed" {
-            assert_eq!(d[0]["last_error"], OUTCOME_UNKNOWN);
-            assert_eq!(d[0]["attempts"], 1);
-            break;
-        }
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let d = run_jobs_until(&app, &t, &format!("/reports/{report}/deliveries"), |d| {
+        d[0]["status"] == "failed"
+    })
+    .await;
+    assert_eq!(d[0]["last_error"], OUTCOME_UNKNOWN);
+    assert_eq!(d[0]["attempts"], 1);
     assert!(server.received_requests().await.unwrap().is_empty());
     assert!(
         app.store.delivered(&claimed).await.is_err(),

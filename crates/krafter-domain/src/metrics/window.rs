@@ -50,6 +50,18 @@ impl DateWindow {
         today: NaiveDate,
         fields: (&str, &str),
     ) -> Result<Self, InvalidParams> {
+        Self::parse_with_default(from, to, today, fields, DEFAULT_WINDOW_DAYS)
+    }
+
+    /// As [`DateWindow::parse`], with `from` defaulting to `default_days − 1` days before `to`
+    /// (a window of `default_days` days, both ends included; at least 1).
+    pub fn parse_with_default(
+        from: Option<&str>,
+        to: Option<&str>,
+        today: NaiveDate,
+        fields: (&str, &str),
+        default_days: u64,
+    ) -> Result<Self, InvalidParams> {
         let mut errors = Collector::new();
         let from = errors.take(from.map(|raw| parse_date(fields.0, raw)).transpose());
         let to = errors.take(to.map(|raw| parse_date(fields.1, raw)).transpose());
@@ -57,7 +69,7 @@ impl DateWindow {
         let to = to.flatten().unwrap_or(today);
         let from = from
             .flatten()
-            .unwrap_or_else(|| to - Days::new(DEFAULT_WINDOW_DAYS - 1));
+            .unwrap_or_else(|| to - Days::new(default_days.max(1) - 1));
         Self::new(from, to, today, fields)
     }
 

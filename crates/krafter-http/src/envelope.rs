@@ -6,22 +6,24 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, Responder};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse, Responder};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures::Stream;
 use rand::RngCore;
 use serde::Serialize;
+use tracing::Instrument;
 use utoipa::ToSchema;
 
 use crate::errors::{body_for_status, ApiError, ErrorBody};
+use crate::metrics::Metrics;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -44,12 +46,31 @@ impl RequestId {
     }
 }
 
+/// The `meta` of every answer but a listing's (`PageMeta`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Meta {
+    /// The request's id: 20 URL-safe characters, also sent as `x-request-id`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{20}$")]
     pub request_id: String,
-    /// The cursor of the next page, on listings; absent elsewhere.
+    /// The cursor of the next page, on listings only (described by [`PageMeta`]).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub next_cursor: Option<Option<String>>,
+}
+
+/// The `meta` of a listing: the request's id and the cursor of the next page.
+// How `Meta` serialises for a `Reply::page`; a schema of its own so that other answers' `meta`
+// shows no cursor.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // a schema only
+pub struct PageMeta {
+    /// The request's id: 20 URL-safe characters, also sent as `x-request-id`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{20}$")]
+    request_id: String,
+    /// The cursor of the next page, to pass back as `?cursor=…` with the same filters; null on
+    /// the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -150,15 +171,43 @@ pub struct BodyTimeout(pub Duration);
 /// Tags the request with an id, bounds the time its body may take, puts every error response
 /// into the envelope, adds the API's response headers, and logs one line.
 pub async fn envelope_middleware(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = RequestId::generate();
+    // The route's pattern, never the path itself: no id or viewer token in a span or a label.
+    let route = req.match_pattern();
+    // Everything the request does, in every layer (and in the tasks it spawns, which carry the
+    // span along), is logged in this span, so that each line names the request.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.0,
+        method = %req.method(),
+        route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED_ROUTE),
+    );
+    let response = respond(req, next, request_id, route, started)
+        .instrument(span.clone())
+        .await?;
+    // A streamed body (a download) is read after this returns: in the request's span too.
+    Ok(response.map_body(|_, body| match body.size() {
+        BodySize::Stream => BoxBody::new(InSpan { body, span }),
+        _ => body,
+    }))
+}
+
+async fn respond(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    request_id: RequestId,
+    route: Option<String>,
+    started: Instant,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     req.extensions_mut().insert(request_id.clone());
     bound_body(&mut req);
     let bearer_given = bearer_given(&req);
     let method = req.method().clone();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     // A viewer token is a credential: it never reaches the log.
     // The decoded path, as routing sees it: `%73hared` must not slip past either check.
     let decoded = req.match_info().as_str().to_owned();
@@ -172,6 +221,11 @@ pub async fn envelope_middleware(
     if timed_out {
         let (req, _) = response.into_parts();
         response = ServiceResponse::new(req, HttpResponse::RequestTimeout().finish());
+    }
+    if is_quota_refusal(&response) {
+        if let Some(metrics) = &metrics {
+            metrics.count_quota_refusal();
+        }
     }
     // The public viewer answers pages, not envelopes, writes its own errors and sets its own
     // headers (`private, no-store` among them).
@@ -194,10 +248,48 @@ pub async fn envelope_middleware(
             .headers_mut()
             .insert(header::HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
+    let took = started.elapsed();
+    if let Some(metrics) = &metrics {
+        metrics.count_request(&method, route.as_deref(), response.status(), took);
+    }
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(request_id = %request_id.0, %method, %path, status, elapsed_ms, "request");
+    let elapsed_ms = took.as_secs_f64() * 1000.0;
+    // The request id and method are the span's.
+    tracing::info!(%path, status, elapsed_ms, "request");
     Ok(response)
+}
+
+/// Whether the answer is a refusal for the organisation's export quota (counted where the
+/// error becomes a response, whichever handler produced it).
+fn is_quota_refusal(response: &ServiceResponse<BoxBody>) -> bool {
+    response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .is_some_and(|e| matches!(e, ApiError::QuotaExceeded))
+}
+
+/// A streamed response body, polled in the request's span.
+struct InSpan {
+    body: BoxBody,
+    span: tracing::Span,
+}
+
+impl MessageBody for InSpan {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        Pin::new(&mut this.body).poll_next(cx)
+    }
 }
 
 /// Replaces the body of any error response with the envelope; successful responses pass as they are.
@@ -216,7 +308,7 @@ fn envelope_errors(
     {
         Some(api_error) => {
             if let ApiError::Internal(source) = api_error {
-                tracing::error!(request_id = %request_id.0, error = %source, details = ?source, "internal error");
+                tracing::error!(error = %source, details = ?source, "internal error");
             }
             api_error.body()
         }

@@ -24,12 +24,14 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 /// and the job queue's listening connection.
 #[derive(Clone)]
 pub struct PgStore {
-    pool: Pool<AsyncPgConnection>,
+    pub(crate) pool: Pool<AsyncPgConnection>,
     /// Set once a readiness check has seen every migration applied; never unset.
     migrated: Arc<AtomicBool>,
     /// Where the job queue's listening connection (outside the pool) connects to.
     database_url: Arc<str>,
     pub(crate) listener: Arc<crate::repos::jobs::Listener>,
+    /// How long callers waited for connections (shared by the clones; see `register_metrics`).
+    pub(crate) pool_metrics: crate::pool_metrics::PoolMetrics,
 }
 
 impl fmt::Debug for PgStore {
@@ -43,16 +45,48 @@ impl fmt::Debug for PgStore {
     }
 }
 
+/// The pool's size and how long a caller waits for one of its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections at most (at least 1 is used).
+    pub max_size: usize,
+    /// How long `conn` waits for a free connection before it fails (deadpool's wait timeout).
+    pub wait_timeout: Duration,
+}
+
+impl PoolSettings {
+    /// The wait timeout when none is configured.
+    pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    pub fn new(max_size: usize) -> Self {
+        Self {
+            max_size,
+            wait_timeout: Self::DEFAULT_WAIT_TIMEOUT,
+        }
+    }
+}
+
 impl PgStore {
-    /// A pool of at most `max_connections` (at least 1) connections to `database_url`. One
-    /// connection is opened now, so that a wrong URL or an unreachable server fails here.
+    /// A pool of at most `max_connections` (at least 1) connections to `database_url`, waiting
+    /// at most [`PoolSettings::DEFAULT_WAIT_TIMEOUT`] for one. See [`PgStore::connect_with`].
     pub async fn connect(
         database_url: &str,
         max_connections: usize,
     ) -> Result<PgStore, StorageError> {
+        Self::connect_with(database_url, PoolSettings::new(max_connections)).await
+    }
+
+    /// A pool of connections to `database_url` as `settings` say. One connection is opened
+    /// now, so that a wrong URL or an unreachable server fails here.
+    pub async fn connect_with(
+        database_url: &str,
+        settings: PoolSettings,
+    ) -> Result<PgStore, StorageError> {
         let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
         let pool = Pool::builder(manager)
-            .max_size(max_connections.max(1))
+            .max_size(settings.max_size.max(1))
+            .wait_timeout(Some(settings.wait_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(StorageError::new)?;
         let first = tokio::time::timeout(CONNECT_TIMEOUT, pool.get())
@@ -65,11 +99,15 @@ impl PgStore {
             migrated: Arc::new(AtomicBool::new(false)),
             database_url: database_url.into(),
             listener: Arc::default(),
+            pool_metrics: Default::default(),
         })
     }
 
     pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, StorageError> {
-        self.pool.get().await.map_err(StorageError::new)
+        let asked = std::time::Instant::now();
+        let got = self.pool.get().await;
+        self.pool_metrics.waited(asked.elapsed(), &got);
+        got.map_err(StorageError::new)
     }
 
     pub(crate) fn database_url(&self) -> &str {

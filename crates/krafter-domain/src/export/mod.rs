@@ -15,8 +15,8 @@ pub use document::{
 };
 pub use ports::{
     ArtefactStore, ArtefactStoreError, Claimed, ClaimedJob, Enqueued, ExportRepoError,
-    ExportRepository, FindingBatches, JobQueue, JobQueueError, NewExport, ReportCursor,
-    ReportQuery, ReportSource, ReportSourceError,
+    ExportRepository, FindingBatches, JobKind, JobQueue, JobQueueError, JobStatus, NewExport,
+    QueueDepth, ReportCursor, ReportQuery, ReportSource, ReportSourceError,
 };
 #[cfg(feature = "mock")]
 pub use ports::{MockArtefactStore, MockExportRepository, MockJobQueue, MockReportSource};
@@ -26,4 +26,4 @@ pub use request::{
     ExportFields, ExportRequest, IdempotencyClaim, IdempotencyKey, RequestFingerprint,
 };
 pub use service::{ExportError, Exported, Exports};
-pub use worker::{ExportWorker, RetryPolicy, WorkOutcome, WorkerConfig};
+pub use worker::{ExportWorker, JobObserver, RetryPolicy, WorkOutcome, WorkerConfig};

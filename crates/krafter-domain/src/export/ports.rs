@@ -133,11 +133,17 @@ pub enum JobQueueError {
 /// - `complete` stores the artefact and moves the report to `exported` (`shared` when it was
 ///   shared meanwhile), with `exported_at`, and makes the deliveries waiting for it due.
 /// - `retry` moves the report back to `queued` and the job to run again at `at`, keeping `reason`.
+/// - `retry` and `fail` keep `detail` (what went wrong in full: paths, store and renderer
+///   errors) on the report for operators; clients only ever see `reason`.
 /// - `fail` moves the report to `failed` with `reason`, gives the unit it was charged back to
 ///   the quota, exactly once (none for an uncharged placeholder), and makes the deliveries
 ///   waiting for it due (they then fail, saying why).
 /// - `wait` returns when a job may have become due (a notification) or after `timeout`.
 /// - `outstanding` counts jobs of either kind not yet finished (queued or running).
+/// - `depth` counts the unfinished jobs by kind and status (queued — due or waiting for a retry
+///   or for their report — and running), for the metrics: one query whose answer has at most a
+///   row per kind and status, bounded in time (it fails rather than hold a scrape up); a kind and
+///   status with no job may be absent.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync {
@@ -148,11 +154,60 @@ pub trait JobQueue: Send + Sync {
         &self,
         job: &ClaimedJob,
         reason: &str,
+        detail: &str,
         at: DateTime<Utc>,
     ) -> Result<(), JobQueueError>;
-    async fn fail(&self, job: &ClaimedJob, reason: &str) -> Result<(), JobQueueError>;
+    async fn fail(&self, job: &ClaimedJob, reason: &str, detail: &str)
+        -> Result<(), JobQueueError>;
     async fn wait(&self, timeout: Duration) -> Result<(), JobQueueError>;
     async fn outstanding(&self) -> Result<u64, JobQueueError>;
+    async fn depth(&self) -> Result<Vec<QueueDepth>, JobQueueError>;
+}
+
+/// What a job in the queue is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Export,
+    Delivery,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 2] = [JobKind::Export, JobKind::Delivery];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Export => "export",
+            JobKind::Delivery => "delivery",
+        }
+    }
+}
+
+/// Where an unfinished job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Waiting: due, scheduled for a retry, or (a delivery) waiting for its report's export.
+    Queued,
+    /// Claimed by a worker (its lease may have run out, for another to take over).
+    Running,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Running];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+        }
+    }
+}
+
+/// How many unfinished jobs of a kind are in a status ([`JobQueue::depth`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub kind: JobKind,
+    pub status: JobStatus,
+    pub jobs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

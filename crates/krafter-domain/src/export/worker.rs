@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
+use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::export::document::{
     preview_key, FindingsPreview, RenderError, ReportHeader, ReportRenderer,
 };
 use crate::export::ports::{
-    ArtefactStore, Claimed, ClaimedJob, JobQueue, JobQueueError, ReportSource,
+    ArtefactStore, Claimed, ClaimedJob, JobKind, JobQueue, JobQueueError, ReportSource,
 };
 use crate::export::report::{Artefact, ReportId};
 use crate::share::{DeliveryOutcome, DeliveryWorker};
@@ -118,6 +119,36 @@ pub enum WorkOutcome {
     Delivery(DeliveryOutcome),
 }
 
+impl WorkOutcome {
+    /// The job's kind and what became of it, as the metrics count it (`exported`, `retried`,
+    /// `failed`, `lease_lost`; for deliveries also `delivered` and `waiting`); `None` when idle.
+    pub fn label(&self) -> Option<(JobKind, &'static str)> {
+        Some(match self {
+            WorkOutcome::Idle => return None,
+            WorkOutcome::Exported(_) => (JobKind::Export, "exported"),
+            WorkOutcome::Retrying { .. } => (JobKind::Export, "retried"),
+            WorkOutcome::Failed { .. } => (JobKind::Export, "failed"),
+            WorkOutcome::LeaseLost(_) => (JobKind::Export, "lease_lost"),
+            WorkOutcome::Delivery(outcome) => (
+                JobKind::Delivery,
+                match outcome {
+                    DeliveryOutcome::Delivered(_) => "delivered",
+                    DeliveryOutcome::Retrying { .. } => "retried",
+                    DeliveryOutcome::Failed { .. } => "failed",
+                    DeliveryOutcome::Waiting(_) => "waiting",
+                    DeliveryOutcome::LeaseLost(_) => "lease_lost",
+                },
+            ),
+        })
+    }
+}
+
+/// Told what became of every job a worker took (the metrics count the outcomes by kind).
+pub trait JobObserver: Send + Sync {
+    /// Called once per turn that claimed a job, after its outcome was recorded in the queue.
+    fn job_done(&self, outcome: &WorkOutcome);
+}
+
 pub struct ExportWorker {
     queue: Arc<dyn JobQueue>,
     source: Arc<dyn ReportSource>,
@@ -126,6 +157,7 @@ pub struct ExportWorker {
     clock: Arc<dyn Clock>,
     config: WorkerConfig,
     deliveries: Option<Arc<DeliveryWorker>>,
+    observer: Option<Arc<dyn JobObserver>>,
 }
 
 impl ExportWorker {
@@ -145,7 +177,14 @@ impl ExportWorker {
             clock,
             config,
             deliveries: None,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` the outcome of every job this worker takes.
+    pub fn with_observer(mut self, observer: Arc<dyn JobObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Carries out delivery jobs too (the queue holds both kinds). Without it, a claimed
@@ -178,10 +217,8 @@ impl ExportWorker {
                         }),
                     }
                 }
-                Ok(outcome) => {
-                    tracing::info!(worker = name, ?outcome, "export job done");
-                    None
-                }
+                // Logged in the job's span, as it ended.
+                Ok(_) => None,
                 Err(error) => {
                     tracing::error!(worker = name, %error, "export worker could not reach the queue");
                     Some(())
@@ -196,20 +233,50 @@ impl ExportWorker {
         }
     }
 
-    /// Claims one due job, if any, and takes it to its next state.
+    /// Claims one due job, if any, and takes it to its next state. The job's work runs in a
+    /// `job` span naming its kind (`job_kind`) and its `report_id` (and `delivery_id`), so that
+    /// every line logged for it, by any layer, says which job it was.
     pub async fn run_once(&self, name: &str) -> Result<WorkOutcome, JobQueueError> {
-        let job = match self.queue.claim(name, self.config.lease).await? {
+        let outcome = match self.queue.claim(name, self.config.lease).await? {
             None => return Ok(WorkOutcome::Idle),
-            Some(Claimed::Export(job)) => job,
+            Some(Claimed::Export(job)) => {
+                let span = tracing::info_span!(
+                    "job",
+                    job_kind = JobKind::Export.as_str(),
+                    report_id = %job.report.id,
+                    attempt = job.attempt,
+                );
+                self.export(name, job).instrument(span).await?
+            }
             Some(Claimed::Delivery(job)) => {
+                let span = tracing::info_span!(
+                    "job",
+                    job_kind = JobKind::Delivery.as_str(),
+                    delivery_id = %job.delivery.id,
+                    report_id = %job.report.id,
+                    attempt = job.attempt,
+                );
                 let Some(deliveries) = &self.deliveries else {
-                    tracing::error!(worker = name, delivery = %job.delivery.id, "this worker cannot send deliveries; another will take the job when its lease runs out");
+                    span.in_scope(|| tracing::error!(worker = name, delivery = %job.delivery.id, "this worker cannot send deliveries; another will take the job when its lease runs out"));
                     return Ok(WorkOutcome::Idle);
                 };
-                let outcome = deliveries.handle(name, job).await?;
-                return Ok(WorkOutcome::Delivery(outcome));
+                WorkOutcome::Delivery(deliveries.handle(name, job).instrument(span).await?)
             }
         };
+        if let Some(observer) = &self.observer {
+            observer.job_done(&outcome);
+        }
+        Ok(outcome)
+    }
+
+    /// Takes a claimed export job to its next state, and logs what became of it.
+    async fn export(&self, name: &str, job: ClaimedJob) -> Result<WorkOutcome, JobQueueError> {
+        let outcome = self.carry_out(name, job).await?;
+        tracing::info!(worker = name, ?outcome, "export job done");
+        Ok(outcome)
+    }
+
+    async fn carry_out(&self, name: &str, job: ClaimedJob) -> Result<WorkOutcome, JobQueueError> {
         let report = job.report.id;
         tracing::info!(worker = name, %report, attempt = job.attempt, format = %job.report.format, "export started");
         let rendered = tokio::select! {
@@ -228,7 +295,7 @@ impl ExportWorker {
                 tracing::warn!(worker = name, %report, attempt = job.attempt, reason = public, %detail, retry_in_ms = delay.as_millis() as u64, "export attempt failed");
                 let reason = public.to_owned();
                 self.queue
-                    .retry(&job, &reason, at)
+                    .retry(&job, &reason, &detail, at)
                     .await
                     .map(|()| WorkOutcome::Retrying {
                         report,
@@ -240,7 +307,7 @@ impl ExportWorker {
                 tracing::error!(worker = name, %report, attempt = job.attempt, reason = public, %detail, "export failed for good");
                 let reason = public.to_owned();
                 self.queue
-                    .fail(&job, &reason)
+                    .fail(&job, &reason, &detail)
                     .await
                     .map(|()| WorkOutcome::Failed { report, reason })
             }
@@ -388,12 +455,17 @@ impl ExportWorker {
         };
         while let Some(batch) = batches.next_batch().await.map_err(unreadable)? {
             preview.push(&batch);
-            session = tokio::task::spawn_blocking(move || session.push(&batch).map(|()| session))
-                .await
-                .map_err(|e| Failure::new(public_reason::RENDERING_FAILED, e))?
-                .map_err(rendering)?;
+            // The renderer runs on a blocking thread, in the job's span.
+            let span = tracing::Span::current();
+            session = tokio::task::spawn_blocking(move || {
+                span.in_scope(|| session.push(&batch).map(|()| session))
+            })
+            .await
+            .map_err(|e| Failure::new(public_reason::RENDERING_FAILED, e))?
+            .map_err(rendering)?;
         }
-        tokio::task::spawn_blocking(move || session.finish())
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| session.finish()))
             .await
             .map_err(|e| Failure::new(public_reason::RENDERING_FAILED, e))?
             .map_err(rendering)?;
@@ -554,6 +626,42 @@ mod worker_tests {
         }
     }
 
+    /// Keeps the outcomes it is told of.
+    #[derive(Default)]
+    struct Outcomes(Mutex<Vec<WorkOutcome>>);
+
+    impl JobObserver for Outcomes {
+        fn job_done(&self, outcome: &WorkOutcome) {
+            self.0.lock().unwrap().push(outcome.clone());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_observer_is_told_each_outcome_and_idle_turns_are_not_outcomes() {
+        let claimed = job(5);
+        let id = claimed.report.id;
+        let mut queue = MockJobQueue::new();
+        let mut claims = vec![None, Some(Claimed::Export(claimed))];
+        queue
+            .expect_claim()
+            .times(2)
+            .returning(move |_, _| Ok(claims.pop().unwrap()));
+        queue.expect_fail().times(1).returning(|_, _, _| Ok(()));
+        let (worker, _dir) = make_worker(queue, MockArtefactStore::new(), true);
+        let outcomes = Arc::new(Outcomes::default());
+        let worker = worker.with_observer(outcomes.clone());
+        let failed = worker.run_once("w").await.unwrap();
+        assert_eq!(failed.label(), Some((JobKind::Export, "failed")));
+        assert_eq!(worker.run_once("w").await.unwrap(), WorkOutcome::Idle);
+        assert_eq!(
+            *outcomes.0.lock().unwrap(),
+            [WorkOutcome::Failed {
+                report: id,
+                reason: public_reason::RENDERING_FAILED.into()
+            }]
+        );
+    }
+
     #[tokio::test]
     async fn nothing_due_is_idle() {
         let mut queue = MockJobQueue::new();
@@ -607,8 +715,9 @@ mod worker_tests {
         queue
             .expect_claim()
             .return_once(move |_, _| Ok(Some(Claimed::Export(claimed))));
-        queue.expect_retry().returning(|_, reason, at| {
+        queue.expect_retry().returning(|_, reason, detail, at| {
             assert_eq!(reason, public_reason::RENDERING_FAILED);
+            assert!(!detail.is_empty());
             // Attempt 2 waits base * 2 = 4 s with the default policy.
             assert_eq!(at, "2026-06-10T15:00:04Z".parse::<DateTime<Utc>>().unwrap());
             Ok(())
@@ -629,7 +738,7 @@ mod worker_tests {
         queue
             .expect_claim()
             .return_once(move |_, _| Ok(Some(Claimed::Export(last))));
-        queue.expect_fail().times(1).returning(|_, _| Ok(()));
+        queue.expect_fail().times(1).returning(|_, _, _| Ok(()));
         let (worker, _dir) = make_worker(queue, MockArtefactStore::new(), true);
         assert_eq!(
             worker.run_once("w").await.unwrap(),
@@ -648,8 +757,13 @@ mod worker_tests {
         queue
             .expect_claim()
             .return_once(move |_, _| Ok(Some(Claimed::Export(last))));
-        queue.expect_fail().times(1).returning(|_, reason| {
+        queue.expect_fail().times(1).returning(|_, reason, detail| {
             assert_eq!(reason, "artefact storage unavailable");
+            // The detail is kept for operators, in full.
+            assert!(
+                detail.contains("could not write /srv/krafter/artefacts/x.csv: permission denied"),
+                "{detail}"
+            );
             Ok(())
         });
         let mut artefacts = MockArtefactStore::new();

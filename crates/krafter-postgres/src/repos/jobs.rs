@@ -26,7 +26,8 @@ use diesel::sql_types::{Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::{FutureExt, StreamExt};
 use krafter_domain::export::{
-    Artefact, Claimed, ClaimedJob, JobQueue, JobQueueError, Report, ReportStatus,
+    Artefact, Claimed, ClaimedJob, JobQueue, JobQueueError, JobStatus, QueueDepth, Report,
+    ReportStatus,
 };
 use krafter_domain::storage::StorageError;
 use tokio::sync::{watch, Mutex};
@@ -55,6 +56,20 @@ pub(crate) enum JobKind {
     Export = 0,
     Delivery = 1,
 }
+
+impl JobKind {
+    fn from_code(code: i16) -> Option<krafter_domain::export::JobKind> {
+        use krafter_domain::export::JobKind as Kind;
+        match code {
+            c if c == JobKind::Export as i16 => Some(Kind::Export),
+            c if c == JobKind::Delivery as i16 => Some(Kind::Delivery),
+            _ => None,
+        }
+    }
+}
+
+/// The longest a `depth` query (run at each metrics scrape) may take.
+const DEPTH_TIMEOUT: &str = "1s";
 
 /// Wakes the workers listening on this schema's jobs, when the caller's transaction commits.
 pub(crate) async fn notify_workers(conn: &mut AsyncPgConnection) -> QueryResult<()> {
@@ -154,6 +169,15 @@ pub(crate) async fn release(
     if released == 0 {
         return Err(Tx::LeaseLost);
     }
+    Ok(())
+}
+
+/// Keeps what went wrong in a failed attempt, in full, on the report (for operators; never served).
+async fn keep_detail(conn: &mut AsyncPgConnection, report: Uuid, detail: &str) -> Result<(), Tx> {
+    diesel::update(reports::table.find(report))
+        .set(reports::error_detail.eq(detail))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -451,6 +475,7 @@ impl JobQueue for PgStore {
         &self,
         job: &ClaimedJob,
         reason: &str,
+        detail: &str,
         at: DateTime<Utc>,
     ) -> Result<(), JobQueueError> {
         let mut conn = self.conn().await?;
@@ -461,13 +486,19 @@ impl JobQueue for PgStore {
             move_report(conn, id, ReportStatus::Queued, None, None)
                 .await?
                 .ok_or(Tx::LeaseLost)?;
+            keep_detail(conn, id, detail).await?;
             Ok(())
         })
         .await?;
         Ok(())
     }
 
-    async fn fail(&self, job: &ClaimedJob, reason: &str) -> Result<(), JobQueueError> {
+    async fn fail(
+        &self,
+        job: &ClaimedJob,
+        reason: &str,
+        detail: &str,
+    ) -> Result<(), JobQueueError> {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
         conn.transaction::<_, Tx, _>(async |conn| {
@@ -476,6 +507,7 @@ impl JobQueue for PgStore {
             move_report(conn, id, ReportStatus::Failed, Some(reason), None)
                 .await?
                 .ok_or(Tx::LeaseLost)?;
+            keep_detail(conn, id, detail).await?;
             // The deliveries waiting for it fail now, saying why.
             if wake_deliveries(conn, id).await? > 0 {
                 notify_workers(conn).await?;
@@ -527,5 +559,44 @@ impl JobQueue for PgStore {
             .await
             .map_err(StorageError::new)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn depth(&self) -> Result<Vec<QueueDepth>, JobQueueError> {
+        let mut conn = self.conn().await?;
+        let conn: &mut AsyncPgConnection = &mut conn;
+        // Unfinished jobs only (the ones `jobs_due_idx` holds): at most a row per kind and state.
+        let rows: Vec<(i16, i16, i64)> = conn
+            .transaction::<_, DieselError, _>(async |conn| {
+                diesel::sql_query(format!("SET LOCAL statement_timeout = '{DEPTH_TIMEOUT}'"))
+                    .execute(conn)
+                    .await?;
+                jobs::table
+                    .filter(jobs::state.ne(JobState::Done as i16))
+                    .group_by((jobs::kind, jobs::state))
+                    .select((jobs::kind, jobs::state, diesel::dsl::count_star()))
+                    .load(conn)
+                    .await
+            })
+            .await
+            .map_err(StorageError::new)?;
+        rows.into_iter()
+            .map(|(kind, state, jobs)| {
+                let status = match state {
+                    s if s == JobState::Queued as i16 => Some(JobStatus::Queued),
+                    s if s == JobState::Running as i16 => Some(JobStatus::Running),
+                    _ => None,
+                };
+                match (JobKind::from_code(kind), status) {
+                    (Some(kind), Some(status)) => Ok(QueueDepth {
+                        kind,
+                        status,
+                        jobs: u64::try_from(jobs).unwrap_or(0),
+                    }),
+                    _ => Err(JobQueueError::Storage(StorageError::new(format!(
+                        "unexpected stored job kind {kind} or state {state}"
+                    )))),
+                }
+            })
+            .collect()
     }
 }

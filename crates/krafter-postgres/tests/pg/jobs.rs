@@ -6,8 +6,8 @@ use diesel::sql_types::{BigInt, Bool, Integer, Nullable, SmallInt, Text, Uuid as
 use diesel::QueryableByName;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use krafter_domain::export::{
-    Artefact, Claimed, ClaimedJob, ExportRepository, JobQueue, JobQueueError, ReportId,
-    ReportStatus,
+    Artefact, Claimed, ClaimedJob, ExportRepository, JobKind, JobQueue, JobQueueError, JobStatus,
+    QueueDepth, ReportId, ReportStatus,
 };
 use krafter_postgres::PgStore;
 use uuid::Uuid;
@@ -196,8 +196,12 @@ async fn a_job_is_claimed_kept_and_completed() {
     // The lease ended with the job: nothing more is accepted from it.
     lost(fx.store.heartbeat(&held, LONG).await);
     lost(fx.store.complete(&held, &artefact).await);
-    lost(fx.store.retry(&held, "late", Utc::now()).await);
-    lost(fx.store.fail(&held, "late").await);
+    lost(
+        fx.store
+            .retry(&held, "late", "late in full", Utc::now())
+            .await,
+    );
+    lost(fx.store.fail(&held, "late", "late in full").await);
     assert_eq!(stored(&fx, report.id).await, done);
     assert_eq!(usage(&fx.store, fx.org.id).await.used, 1);
     assert!(fx.store.claim("w2", LONG).await.unwrap().is_none());
@@ -301,8 +305,12 @@ async fn an_expired_lease_is_taken_over_and_the_first_worker_can_write_nothing()
 
     lost(fx.store.complete(&first, &artefact(report.id)).await);
     lost(fx.store.heartbeat(&first, LONG).await);
-    lost(fx.store.retry(&first, "late", Utc::now()).await);
-    lost(fx.store.fail(&first, "late").await);
+    lost(
+        fx.store
+            .retry(&first, "late", "late in full", Utc::now())
+            .await,
+    );
+    lost(fx.store.fail(&first, "late", "late in full").await);
     assert_eq!(stored(&fx, report.id).await, exporting());
     let running = job(&fx, report.id).await;
     assert_eq!(
@@ -335,7 +343,12 @@ async fn a_retry_requeues_and_is_not_claimable_before_its_time() {
     )
     .unwrap();
     fx.store
-        .retry(&held, "the renderer crashed", run_at)
+        .retry(
+            &held,
+            "the renderer crashed",
+            "typst: out of memory",
+            run_at,
+        )
         .await
         .unwrap();
 
@@ -359,6 +372,12 @@ async fn a_retry_requeues_and_is_not_claimable_before_its_time() {
         ))
         .await,
         1
+    );
+    // The detail is kept for operators while the public reason stays off the report.
+    let record = fx.store.report_record(report.id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.error, record.error_detail.as_deref()),
+        (None, Some("typst: out of memory"))
     );
     assert_eq!(fx.store.outstanding().await.unwrap(), 1);
     assert!(fx.store.claim("w2", LONG).await.unwrap().is_none());
@@ -384,7 +403,14 @@ async fn a_failed_export_keeps_its_reason_and_refunds_once() {
     let stale = claim(&fx.store, "w1", SHORT).await;
     let valid = claim_when_due(&fx.store, "w2", LONG).await;
     assert_eq!(valid.report.id, report.id);
-    fx.store.fail(&valid, "PDF engine gave up").await.unwrap();
+    fx.store
+        .fail(
+            &valid,
+            "PDF engine gave up",
+            "typst: layout did not converge",
+        )
+        .await
+        .unwrap();
     let failed = Stored {
         status: ReportStatus::Failed.code(),
         error: Some("PDF engine gave up".into()),
@@ -394,9 +420,16 @@ async fn a_failed_export_keeps_its_reason_and_refunds_once() {
     assert_eq!(stored(&fx, report.id).await, failed);
     assert_eq!(usage(&fx.store, fx.org.id).await.used, 1);
 
-    lost(fx.store.fail(&stale, "late").await);
-    lost(fx.store.fail(&valid, "again").await);
+    lost(fx.store.fail(&stale, "late", "late in full").await);
+    lost(fx.store.fail(&valid, "again", "again in full").await);
     assert_eq!(stored(&fx, report.id).await, failed);
+    // A late worker's detail does not overwrite the one that failed it.
+    let record = fx.store.report_record(report.id).await.unwrap().unwrap();
+    assert_eq!(
+        record.error_detail.as_deref(),
+        Some("typst: layout did not converge")
+    );
+    assert_eq!(record.attempts, 2);
     assert_eq!(usage(&fx.store, fx.org.id).await.used, 1);
     assert_eq!(
         job(&fx, report.id).await,
@@ -442,8 +475,12 @@ async fn status_guards_keep_final_reports_final() {
     };
 
     lost(fx.store.complete(&held, &artefact(report.id)).await);
-    lost(fx.store.retry(&held, "again", Utc::now()).await);
-    lost(fx.store.fail(&held, "boom").await);
+    lost(
+        fx.store
+            .retry(&held, "again", "again in full", Utc::now())
+            .await,
+    );
+    lost(fx.store.fail(&held, "boom", "boom in full").await);
     assert_eq!(stored(&fx, report.id).await, cancelled);
     // Nothing at all was written: the job still holds its lease, the unit was not refunded.
     let running = job(&fx, report.id).await;
@@ -572,4 +609,34 @@ async fn wait_listens_again_after_its_connection_broke() {
     });
     waited.unwrap();
     assert!(started.elapsed() < DEADLINE);
+}
+
+#[tokio::test]
+async fn the_depth_counts_unfinished_jobs_by_kind_and_status() {
+    let fx = Fixture::new().await;
+    assert_eq!(fx.store.depth().await.unwrap(), []);
+    for _ in 0..3 {
+        created(&fx.store, &export(&fx.project, None)).await;
+    }
+    let held = claim(&fx.store, "w1", LONG).await;
+    let depth = |status, jobs| QueueDepth {
+        kind: JobKind::Export,
+        status,
+        jobs,
+    };
+    let mut depths = fx.store.depth().await.unwrap();
+    depths.sort_by_key(|d| d.status == JobStatus::Running);
+    assert_eq!(
+        depths,
+        [depth(JobStatus::Queued, 2), depth(JobStatus::Running, 1)]
+    );
+    // A finished job is not counted.
+    fx.store
+        .complete(&held, &artefact(held.report.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.store.depth().await.unwrap(),
+        [depth(JobStatus::Queued, 2)]
+    );
 }

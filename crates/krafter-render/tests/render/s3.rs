@@ -1,5 +1,6 @@
 //! The artefact store on an S3-compatible server: moto's `moto_server` on loopback, a child of
-//! the test. Without `moto_server` the test says so and passes, unless `CI` is set.
+//! the test. Ignored by default (a fresh machine has no `moto_server`); `.ci/run` installs moto
+//! and runs it, and run without `moto_server` it fails, saying how to install it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -151,17 +152,15 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 }
 
 #[tokio::test]
+#[ignore = "needs moto_server (KRAFTER_MOTO_SERVER); .ci/run runs it"]
 async fn stores_replaces_and_streams_artefacts_in_an_s3_bucket() {
-    let Some(program) = find_moto_server() else {
-        let why = format!(
+    let program = find_moto_server().unwrap_or_else(|| {
+        panic!(
             "moto_server not found (KRAFTER_MOTO_SERVER, PATH, {CI_VENV}); install it with \
              `python3 -m venv /var/cache/krafter-ci/moto && \
              /var/cache/krafter-ci/moto/bin/pip install 'moto[server]'`"
-        );
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        eprintln!("skipped: {why}");
-        return;
-    };
+        )
+    });
     let moto = Moto::start(&program).await;
     moto.create_bucket(BUCKET).await;
     let store = moto.open(&format!("s3://{BUCKET}/krafter/test/"));

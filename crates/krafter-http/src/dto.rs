@@ -461,3 +461,32 @@ impl From<&Delivery> for DeliveryDto {
         }
     }
 }
+
+/// The artefact of a `json` export, as its download answers it: the report's header, the summary
+/// over its period as captured when it was requested, and the findings open at the end of
+/// `period_end` (each as it was then), highest priority first (see docs/exports.md).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // a schema only: krafter-render writes the document
+pub struct JsonExportDto {
+    pub report: JsonExportReportDto,
+    pub summary: SummaryDto,
+    pub findings: Vec<FindingDto>,
+}
+
+/// The header of a `json` export.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct JsonExportReportDto {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub org_id: String,
+    /// The project's slug.
+    pub project_id: String,
+    #[schema(format = Date)]
+    pub period_start: String,
+    #[schema(format = Date)]
+    pub period_end: String,
+    #[schema(format = DateTime)]
+    pub generated_at: String,
+}

@@ -4,6 +4,7 @@ mod dto;
 mod envelope;
 mod errors;
 mod extract;
+pub mod metrics;
 pub mod openapi;
 mod routes;
 pub(crate) mod viewer;
@@ -17,7 +18,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{guard, web, App, HttpResponse, HttpServer, Route};
 use krafter_domain::access::{ApiKeyRepository, Authorizer};
 use krafter_domain::export::{
-    ArtefactStore, ExportRepository, Exports, ReportRenderer, ReportSource,
+    ArtefactStore, ExportRepository, Exports, JobQueue, ReportRenderer, ReportSource,
 };
 use krafter_domain::health::Readiness;
 use krafter_domain::ledger::{Ledger, LedgerRepository};
@@ -27,6 +28,7 @@ use krafter_domain::share::{LinkSigner, ShareRepository, Shares, SharesDeps, Web
 use krafter_domain::Clock;
 
 pub use envelope::REQUEST_ID_HEADER;
+pub use metrics::Metrics;
 
 /// Exports left this month, on every export response.
 pub const QUOTA_REMAINING_HEADER: &str = "x-quota-remaining";
@@ -45,6 +47,11 @@ pub struct Services {
     /// Renders the public viewer's page (the `html` format).
     pub page_renderer: Arc<dyn ReportRenderer>,
     pub readiness: Arc<dyn Readiness>,
+    /// The node's metrics: requests are counted into them.
+    pub metrics: Arc<Metrics>,
+    /// Whether the API answers `GET /metrics` (not when they have an address of their own,
+    /// [`metrics_server`]).
+    pub serve_metrics: bool,
 }
 
 /// What sharing needs beyond the store, chosen by the composition root.
@@ -76,10 +83,12 @@ impl Services {
             + ShareRepository
             + ReportSource
             + Readiness
+            + JobQueue
             + Clone
             + 'static,
     {
         let shared = Arc::new(store);
+        let metrics = Arc::new(Metrics::new(Some(shared.clone())));
         Self {
             authorizer: Authorizer::new(shared.clone(), shared.clone(), clock.clone()),
             ledger: Ledger::new(shared.clone(), clock.clone()),
@@ -104,6 +113,8 @@ impl Services {
             }),
             page_renderer: sharing.renderer,
             readiness: shared,
+            metrics,
+            serve_metrics: true,
         }
     }
 }
@@ -112,7 +123,8 @@ impl Services {
 ///
 /// Every GET route answers HEAD too (the same handler; actix sends its headers without the body).
 /// Any other method is 405 with `Allow` listing the resource's methods; OPTIONS is one of those
-/// other methods (there is no CORS). The public viewer answers its own 404 page instead.
+/// other methods (there is no CORS). The public viewer answers pages of its own instead of
+/// envelopes: 405 with `Allow` on its two resources (whatever the token), 404 elsewhere.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let audit = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
     cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
@@ -207,12 +219,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/insights/audit/reports/shared/{token}")
                 .route(get().to(viewer::page))
-                .default_service(web::to(viewer::other)),
+                .default_service(web::to(viewer::method_not_allowed)),
         )
         .service(
             web::resource("/insights/audit/reports/shared/{token}/download")
                 .route(get().to(viewer::download))
-                .default_service(web::to(viewer::other)),
+                .default_service(web::to(viewer::method_not_allowed)),
         )
         .service(
             web::scope("/insights/audit/reports/shared").default_service(web::to(viewer::other)),
@@ -255,17 +267,21 @@ pub struct Timeouts {
     pub keep_alive: Duration,
     /// How long a closing connection may take to shut down before it is dropped.
     pub disconnect: Duration,
+    /// After a graceful stop begins: how long requests in flight may take before their
+    /// connections are closed (actix's `shutdown_timeout`, whole seconds).
+    pub shutdown: Duration,
 }
 
 impl Default for Timeouts {
     /// 10 s for the head, 30 s for a body (of at most 64 KiB), 60 s of idle keep-alive, 5 s to
-    /// close.
+    /// close, 30 s for a graceful stop.
     fn default() -> Self {
         Self {
             request_head: Duration::from_secs(10),
             request_body: Duration::from_secs(30),
             keep_alive: Duration::from_secs(60),
             disconnect: Duration::from_secs(5),
+            shutdown: Duration::from_secs(30),
         }
     }
 }
@@ -285,20 +301,52 @@ pub fn server_with(
     services: Services,
     timeouts: Timeouts,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let metrics = web::Data::from(services.metrics.clone());
+    let serve_metrics = services.serve_metrics;
     let services = web::Data::new(services);
     let body_timeout = envelope::BodyTimeout(timeouts.request_body);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(services.clone())
+            .app_data(metrics.clone())
             .app_data(body_timeout)
             .configure(configure)
+            // Not an API operation: outside the OpenAPI document, and not on this port when
+            // the metrics have an address of their own.
+            .configure(|cfg| {
+                if serve_metrics {
+                    metrics::route(cfg)
+                }
+            })
             .default_service(web::to(not_found))
             .wrap(from_fn(envelope::envelope_middleware))
     })
     .client_request_timeout(timeouts.request_head)
     .client_disconnect_timeout(timeouts.disconnect)
     .keep_alive(timeouts.keep_alive)
+    .shutdown_timeout(timeouts.shutdown.as_secs())
     // The binary handles SIGINT and SIGTERM itself and stops the server gracefully.
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// A server answering only `GET /metrics` (404 elsewhere), for `KRAFTER_METRICS_BIND`: on an
+/// address of its own, which operators can keep off the public network. Await it to run it; its
+/// `handle()` stops it.
+pub fn metrics_server(
+    listener: TcpListener,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<actix_web::dev::Server> {
+    let metrics = web::Data::from(metrics);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .configure(metrics::route)
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
     .disable_signals()
     .listen(listener)?
     .run();

@@ -7,6 +7,8 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::dto::JsonExportDto;
+use crate::envelope::PageMeta;
 use crate::routes::{findings, health, regressions, reports, shares, summary};
 use crate::viewer;
 
@@ -22,6 +24,7 @@ use crate::viewer;
         reports::download, shares::share, shares::deliveries, shares::shares, shares::revoke,
         viewer::page, viewer::download, health::healthz, health::readyz,
     ),
+    components(schemas(PageMeta, JsonExportDto)),
     modifiers(&BearerAuth),
     tags(
         (name = "findings", description = "The findings ledger"),
@@ -64,38 +67,63 @@ static DOCUMENT: LazyLock<String> = LazyLock::new(|| {
 /// - the PATCH of a finding needs `status` or `priority_score` (`{}` is refused);
 /// - the bodies of an export and of opening a regression may be left out;
 /// - `Idempotency-Key` is 1 to 255 visible ASCII characters;
-/// - the downloads are binary, with `Content-Disposition`;
+/// - the downloads are binary (a `json` export: its document), with `Content-Disposition`;
 /// - every response has a description and `x-request-id`, a 401 its `WWW-Authenticate: Bearer`,
-///   an export its `idempotent-replayed`; an operation with a JSON body answers 408 and 415.
+///   an export its `idempotent-replayed`; an operation with a JSON body answers 408 and 415;
+/// - the envelope of a listing (an operation with a `cursor`) has [`PageMeta`] as its `meta`;
+/// - responses link to the operations that can follow them ([`links`]).
 fn complete(doc: &mut Value) {
+    let mut paged = Vec::new();
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in item.values_mut() {
+                paged.extend(page_envelope(operation));
+                complete_operation(operation);
+            }
+        }
+    }
     if let Some(schemas) = doc
         .pointer_mut("/components/schemas")
         .and_then(Value::as_object_mut)
     {
-        complete_schemas(schemas);
+        complete_schemas(schemas, &paged);
     }
-    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for item in paths.values_mut() {
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for operation in item.values_mut() {
-            complete_operation(operation);
-        }
+}
+
+/// The name of the envelope a listing answers, for an operation that takes a `cursor`.
+fn page_envelope(operation: &Value) -> Option<String> {
+    let takes_cursor = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p["in"] == "query" && p["name"] == "cursor")
+        });
+    if !takes_cursor {
+        return None;
     }
+    operation
+        .pointer("/responses/200/content/application~1json/schema/$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .map(str::to_owned)
 }
 
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn complete_schemas(schemas: &mut Map<String, Value>) {
+fn complete_schemas(schemas: &mut Map<String, Value>, paged: &[String]) {
     let names: Vec<String> = schemas.keys().cloned().collect();
     for name in &names {
         let schema = &mut schemas[name];
         if let Some(inner) = name.strip_prefix("Envelope_") {
+            if paged.contains(name) {
+                schema["properties"]["meta"] = schema_ref("PageMeta");
+            }
             let data = match inner.strip_prefix("Vec_") {
                 Some(item) if names.iter().any(|n| n == item) => {
                     Some(json!({ "type": "array", "items": schema_ref(item) }))
@@ -117,11 +145,30 @@ fn complete_schemas(schemas: &mut Map<String, Value>) {
                 parts.iter_mut().for_each(require_all);
             }
         } else if name == "UpdateFindingBody" {
-            schema["minProperties"] = json!(1);
-            schema["anyOf"] = json!([
-                { "required": ["status"], "properties": { "status": { "type": "string" } } },
-                { "required": ["priority_score"], "properties": { "priority_score": { "type": "integer" } } },
-            ]);
+            // At least one of the two changes, non-null. Kept beside the object in an `allOf`
+            // rather than as sibling `anyOf`: generators (openapi-typescript) then read the
+            // object's properties as the type and the `anyOf` as a constraint on it.
+            let mut object = schema.take();
+            object["minProperties"] = json!(1);
+            *schema = json!({
+                "allOf": [
+                    object,
+                    { "anyOf": [
+                        {
+                            "type": "object",
+                            "required": ["status"],
+                            "properties": { "status": schema_ref("FindingStatusDto") },
+                        },
+                        {
+                            "type": "object",
+                            "required": ["priority_score"],
+                            "properties": { "priority_score": {
+                                "type": "integer", "format": "int64", "minimum": 0, "maximum": 1000,
+                            } },
+                        },
+                    ] },
+                ],
+            });
         }
     }
 }
@@ -158,6 +205,11 @@ fn complete_operation(operation: &mut Value) {
                     "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7E]+$",
                 });
             }
+        }
+    }
+    for (status, links) in links(&id) {
+        if let Some(response) = operation.pointer_mut(&format!("/responses/{status}")) {
+            response["links"] = links;
         }
     }
     let has_json_body = operation
@@ -210,11 +262,159 @@ fn complete_operation(operation: &mut Value) {
                 "schema": { "type": "string", "pattern": "^attachment" },
             });
             if let Some(content) = response.get_mut("content").and_then(Value::as_object_mut) {
-                for media in content.values_mut() {
-                    *media = json!({ "schema": { "type": "string", "format": "binary" } });
+                for (media_type, media) in content.iter_mut() {
+                    *media = match media_type.as_str() {
+                        "application/json" => json!({ "schema": schema_ref("JsonExportDto") }),
+                        _ => json!({ "schema": { "type": "string", "format": "binary" } }),
+                    };
                 }
             }
         }
+    }
+}
+
+/// A link to `target` with these parameters (runtime expressions), in the same organisation and
+/// project as the request it follows.
+fn link(target: &str, description: &str, parameters: Value) -> Value {
+    let mut all = json!({
+        "org_id": "$request.path.org_id",
+        "project_id": "$request.path.project_id",
+    });
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), parameters) {
+        all.extend(more);
+    }
+    json!({ "operationId": target, "description": description, "parameters": all })
+}
+
+/// [`link`] with members of the request body taken from the response: merged into the body a
+/// client (or a test generator) makes.
+fn link_with_body(target: &str, description: &str, parameters: Value, body: Value) -> Value {
+    let mut link = link(target, description, parameters);
+    link["requestBody"] = body;
+    link
+}
+
+fn from_response(pointer: &str) -> Value {
+    Value::String(format!("$response.body#{pointer}"))
+}
+
+/// The responses of operation `id` that link to others, with their links: what a client (or the
+/// stateful phase of a contract test) does next with what it got. A finding is created, changed,
+/// verified, changed again (resolved, say), and gets a regression opened and closed; a report is
+/// exported, polled, downloaded and shared, and the share's records and deliveries are listed and
+/// the share revoked.
+///
+/// A change to a finding may not be dated before the finding's latest change (nor a regression's
+/// closing before its opening): the links that lead to one date it (`occurred_at`) at that
+/// latest change, which is always allowed.
+fn links(id: &str) -> Vec<(&'static str, Value)> {
+    let finding = |pointer: &str| json!({ "finding_id": from_response(pointer) });
+    let report = |pointer: &str| json!({ "report_id": from_response(pointer) });
+    // `id` and `latest` point at the finding's id and at the time of its latest change.
+    let update = |id: &str, latest: &str| {
+        link_with_body(
+            "update_finding",
+            "Change the finding's status or priority score",
+            finding(id),
+            json!({ "occurred_at": from_response(latest) }),
+        )
+    };
+    let verify = |id: &str, latest: &str| {
+        link_with_body(
+            "verify_finding",
+            "Record a verification of the finding",
+            finding(id),
+            json!({ "occurred_at": from_response(latest) }),
+        )
+    };
+    let open_regression = |id: &str, latest: &str| {
+        link_with_body(
+            "open_regression",
+            "Open a regression on the finding",
+            finding(id),
+            json!({ "occurred_at": from_response(latest) }),
+        )
+    };
+    let get_finding = |id: &str| {
+        link(
+            "get_finding",
+            "Read the finding with its history, verifications and regressions",
+            finding(id),
+        )
+    };
+    let download = link(
+        "download_report",
+        "Download the report's artefact (409 until it is exported)",
+        report("/data/id"),
+    );
+    let share = link_with_body(
+        "share_report",
+        "Share the report",
+        json!({}),
+        json!({ "report_id": from_response("/data/id") }),
+    );
+    match id {
+        "create_finding" => vec![(
+            "201",
+            json!({
+                "GetFinding": get_finding("/data/id"),
+                "UpdateFinding": update("/data/id", "/data/updated_at"),
+                "VerifyFinding": verify("/data/id", "/data/updated_at"),
+                "OpenRegression": open_regression("/data/id", "/data/updated_at"),
+            }),
+        )],
+        "update_finding" => vec![(
+            "200",
+            json!({
+                "UpdateFinding": update("/data/id", "/data/updated_at"),
+                "VerifyFinding": verify("/data/id", "/data/updated_at"),
+                "OpenRegression": open_regression("/data/id", "/data/updated_at"),
+            }),
+        )],
+        "verify_finding" => vec![(
+            "201",
+            json!({
+                "UpdateFinding": update("/data/finding_id", "/data/occurred_at"),
+                "OpenRegression": open_regression("/data/finding_id", "/data/occurred_at"),
+            }),
+        )],
+        "open_regression" => vec![(
+            "201",
+            json!({
+                "CloseRegression": link_with_body(
+                    "close_regression",
+                    "Close the regression",
+                    json!({ "regression_id": from_response("/data/id") }),
+                    json!({ "status": "closed", "occurred_at": from_response("/data/opened_at") }),
+                ),
+                "GetFinding": get_finding("/data/finding_id"),
+            }),
+        )],
+        "close_regression" => vec![(
+            "200",
+            json!({ "GetFinding": get_finding("/data/finding_id") }),
+        )],
+        "export_report" => vec![(
+            "202",
+            json!({
+                "GetReport": link("get_report", "Poll the report", report("/data/id")),
+                "DownloadReport": download,
+                "ShareReport": share,
+            }),
+        )],
+        "get_report" => vec![(
+            "200",
+            json!({ "DownloadReport": download, "ShareReport": share }),
+        )],
+        "share_report" => vec![(
+            "200",
+            json!({
+                "ListShares": link("list_shares", "The report's shares, this one among them", report("/data/id")),
+                "ListDeliveries": link("list_deliveries", "What became of the share's messages", report("/data/id")),
+                "RevokeShare": link("revoke_share", "Revoke the share", json!({ "share_id": from_response("/data/share_id") })),
+            }),
+        )],
+        _ => Vec::new(),
     }
 }
 

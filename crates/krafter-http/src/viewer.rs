@@ -16,6 +16,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe
 
 const NOT_FOUND_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Not found</title></head><body><h1>Not found</h1><p>There is no shared report at this address.</p></body></html>\n";
 
+const METHOD_NOT_ALLOWED_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Method not allowed</title></head><body><h1>Method not allowed</h1><p>A shared report can only be read (GET).</p></body></html>\n";
+
 pub fn is_viewer_path(path: &str) -> bool {
     path.starts_with(VIEWER_PATH)
 }
@@ -87,7 +89,9 @@ pub async fn page(services: web::Data<Services>, token: web::Path<String>) -> Ht
         Err(e) => return answer_error(e),
     };
     let renderer = services.page_renderer.clone();
+    let span = tracing::Span::current();
     let rendered = actix_web::rt::task::spawn_blocking(move || -> Result<Vec<u8>, RenderError> {
+        let _in_request = span.enter();
         let mut header = page.header;
         header.report.format = ExportFormat::Html;
         let buffer = SharedBuffer::default();
@@ -139,7 +143,16 @@ pub async fn download(services: web::Data<Services>, token: web::Path<String>) -
         .streaming(stream.map_err(crate::errors::artefact_stream_error))
 }
 
-/// Any other method or path under the viewer.
+/// A method other than GET and HEAD on the page or the download: 405 with `Allow`, for any token
+/// (the answer says nothing about whether the link works).
+pub async fn method_not_allowed() -> HttpResponse {
+    guarded(HttpResponse::MethodNotAllowed())
+        .insert_header((header::ALLOW, "GET, HEAD"))
+        .content_type("text/html; charset=utf-8")
+        .body(METHOD_NOT_ALLOWED_PAGE)
+}
+
+/// Any other path under the viewer.
 pub async fn other() -> HttpResponse {
     not_found()
 }

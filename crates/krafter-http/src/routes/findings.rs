@@ -122,10 +122,10 @@ pub struct OpenRegressionBody {
 #[into_params(parameter_in = Query)]
 pub struct ListFindingsQuery {
     /// Only findings in this status.
-    #[param(value_type = Option<FindingStatusDto>)]
+    #[param(value_type = Option<FindingStatusDto>, example = "resolved")]
     status: Option<String>,
     /// 1 to 100; 50 by default.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, example = 50)]
     limit: Option<String>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
@@ -144,7 +144,10 @@ pub(crate) fn optional_instant(
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path, description = "The project's slug")),
-    request_body = CreateFindingBody,
+    request_body(content = CreateFindingBody, example = json!({
+        "title": "SQL injection in /search", "severity": "high", "priority_score": 700,
+        "occurred_at": "2026-11-29T09:00:00Z",
+    })),
     responses(
         (status = 201, body = Envelope<FindingDto>),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
@@ -172,7 +175,7 @@ pub async fn create(
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
-    request_body = UpdateFindingBody,
+    request_body(content = UpdateFindingBody, example = json!({"status": "in_progress"})),
     responses(
         (status = 200, body = Envelope<FindingDto>),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
@@ -265,7 +268,7 @@ pub async fn list(
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}/verifications",
     tag = "findings",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
-    request_body = VerificationBody,
+    request_body(content = VerificationBody, example = json!({"result": "passed"})),
     responses(
         (status = 201, body = Envelope<VerificationDto>),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
@@ -305,7 +308,7 @@ pub async fn verify(
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/findings/{finding_id}/regressions",
     tag = "regressions",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("finding_id" = String, Path, format = Uuid)),
-    request_body(content = OpenRegressionBody, description = "May be empty"),
+    request_body(content = OpenRegressionBody, description = "May be empty", example = json!({})),
     responses(
         (status = 201, body = Envelope<RegressionDto>),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),

@@ -11,6 +11,7 @@ use actix_web::{web, HttpRequest};
 use krafter_domain::access::Scope;
 use krafter_domain::ids::OrgId;
 use krafter_domain::project::Project;
+use tracing::Instrument;
 
 use crate::errors::ApiError;
 use crate::extract::bearer;
@@ -43,11 +44,15 @@ pub async fn project_access(
         .await?;
     if services.authorizer.use_worth_recording(&caller) {
         let services = services.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(error) = services.authorizer.record_use(&caller).await {
-                tracing::warn!(key_prefix = caller.key.prefix.as_str(), %error, "could not record API key use");
+        // In the request's span: a failure names the request that used the key.
+        actix_web::rt::spawn(
+            async move {
+                if let Err(error) = services.authorizer.record_use(&caller).await {
+                    tracing::warn!(key_prefix = caller.key.prefix.as_str(), %error, "could not record API key use");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
     Ok(project)
 }

@@ -46,7 +46,7 @@ pub enum CloseStatus {
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/regressions/{regression_id}",
     tag = "regressions",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path), ("regression_id" = String, Path, format = Uuid)),
-    request_body = CloseRegressionBody,
+    request_body(content = CloseRegressionBody, example = json!({"status": "closed"})),
     responses(
         (status = 200, body = Envelope<RegressionDto>),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),

@@ -58,7 +58,7 @@ impl ExportBody {
 #[into_params(parameter_in = Query)]
 pub struct ListReportsQuery {
     /// 1 to 100; 50 by default.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100, example = 20)]
     limit: Option<String>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
@@ -76,9 +76,11 @@ pub struct ListReportsQuery {
     tag = "reports",
     params(
         ("org_id" = String, Path, format = Uuid), ("project_id" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Up to 255 visible ASCII characters", example = "weekly-2026-12-01"),
     ),
-    request_body(content = ExportBody, description = "May be empty"),
+    request_body(content = ExportBody, description = "May be empty", example = json!({
+        "format": "pdf", "period_start": "2026-11-19", "period_end": "2026-12-01",
+    })),
     responses(
         (status = 202, body = Envelope<ReportDto>, headers(("x-quota-remaining" = u32, description = "Exports left this month"))),
         (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),

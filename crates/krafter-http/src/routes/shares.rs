@@ -26,35 +26,167 @@ const FIELDS: [&str; 5] = [
     "expires_in_days",
 ];
 
-/// The body of a share. Fields that do not belong to the channel are ignored.
+/// The body of a share: one shape per `channel`. A field of another channel is ignored, whatever
+/// it holds (each shape allows it with any value); any other field is refused.
+// Exactly what `parse_share` and `ShareRequest::parse` accept: keep them in step.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct ShareBody {
-    /// How to share.
-    #[schema(inline)]
-    channel: ShareChannelInput,
-    /// For `email`: 1 to 50 email addresses (required then). Ignored otherwise, whatever it holds,
-    /// so the schema states no bound the other channels would break.
-    #[schema(value_type = Option<Vec<String>>)]
-    recipients: Option<Vec<String>>,
-    /// For `slack`: the incoming-webhook URL (required then; `https` only, resolving to public
-    /// addresses). Ignored otherwise.
-    webhook_url: Option<String>,
-    /// The report to share; the project's latest when absent.
-    #[schema(format = Uuid)]
-    report_id: Option<String>,
-    /// For `link`: how many days the link works, 1 to 365, 30 by default. Ignored otherwise
-    /// (links inside emails and Slack messages work 30 days).
-    expires_in_days: Option<i64>,
+#[serde(untagged)]
+#[schema(discriminator(
+    property_name = "channel",
+    mapping(
+        ("email" = "#/components/schemas/EmailShareBody"),
+        ("slack" = "#/components/schemas/SlackShareBody"),
+        ("link" = "#/components/schemas/LinkShareBody"),
+    )
+))]
+#[allow(dead_code)] // a schema only: the body is read field by field
+pub enum ShareBody {
+    Email(EmailShareBody),
+    Slack(SlackShareBody),
+    Link(LinkShareBody),
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// A share by email: a message with a signed link to each recipient, sent by the workers.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct EmailShareBody {
+    #[schema(inline)]
+    channel: EmailChannel,
+    /// 1 to 50 email addresses (`local@domain`, at most 254 characters); a repeated address is
+    /// sent to once.
+    #[schema(min_items = 1, max_items = 50)]
+    recipients: Vec<EmailAddressDto>,
+    /// The report to share; the project's latest when absent or null.
+    #[schema(format = Uuid)]
+    #[serde(default)]
+    report_id: Option<String>,
+    /// Not used by this channel: ignored, whatever it holds.
+    #[schema(value_type = Value)]
+    #[serde(default)]
+    webhook_url: (),
+    /// Not used by this channel (the links in emails work 30 days): ignored, whatever it holds.
+    #[schema(value_type = Value)]
+    #[serde(default)]
+    expires_in_days: (),
+}
+
+/// A share to Slack: a message posted to an incoming webhook by the workers.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct SlackShareBody {
+    #[schema(inline)]
+    channel: SlackChannel,
+    /// The incoming-webhook URL: `https`, no user information, a host on the server's allow-list
+    /// (`KRAFTER_WEBHOOK_ALLOWED_HOSTS`, when set) whose every address is public, at most 2048
+    /// characters, no control or bidirectional override character.
+    #[schema(
+        format = "uri",
+        min_length = 9,
+        max_length = 2048,
+        pattern = "^https://"
+    )]
+    webhook_url: String,
+    /// The report to share; the project's latest when absent or null.
+    #[schema(format = Uuid)]
+    #[serde(default)]
+    report_id: Option<String>,
+    /// Not used by this channel: ignored, whatever it holds.
+    #[schema(value_type = Value)]
+    #[serde(default)]
+    recipients: (),
+    /// Not used by this channel (the link in the message works 30 days): ignored, whatever it
+    /// holds.
+    #[schema(value_type = Value)]
+    #[serde(default)]
+    expires_in_days: (),
+}
+
+/// A signed link to the public viewer, answered in `share_url`.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct LinkShareBody {
+    #[schema(inline)]
+    channel: LinkChannel,
+    /// How many days the link works: 1 to 365; 30 when absent or null.
+    #[schema(minimum = 1, maximum = 365)]
+    #[serde(default)]
+    expires_in_days: Option<i64>,
+    /// The report to share; the project's latest when absent or null.
+    #[schema(format = Uuid)]
+    #[serde(default)]
+    report_id: Option<String>,
+    /// Not used by this channel: ignored, whatever it holds.
+    #[schema(value_type = Value)]
+    #[serde(default)]
+    recipients: (),
+    /// Not used by this channel: ignored, whatever it holds.
+    #[schema(value_type = Value)]
+    #[serde(default)]
+    webhook_url: (),
+}
+
+#[derive(Debug, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum ShareChannelInput {
+#[allow(dead_code)]
+enum EmailChannel {
     Email,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum SlackChannel {
     Slack,
+}
+
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum LinkChannel {
     Link,
 }
+
+/// An email address as [`krafter_domain::share::EmailAddress::parse`] accepts it: at most 254
+/// characters; a local part of 1 to 64 characters (letters, digits and
+/// ``!#$%&'*+-/=?^_`{|}~``, in dot-separated runs); a domain of at least two dot-separated labels
+/// of 1 to 63 letters, digits and inner hyphens, the last of letters only.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub struct EmailAddressDto(String);
+
+/// A local part of 1 to 64 characters, then `@`: the second pattern of [`EmailAddressDto`],
+/// since one regular expression cannot bound a part's length and its shape at once (without a
+/// lookahead, which generators cannot follow).
+const EMAIL_LOCAL_LENGTH: &str = "^[^@]{1,64}@[^@]+$";
+const EMAIL_SHAPE: &str = concat!(
+    "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*",
+    "@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{1,63}$"
+);
+
+impl utoipa::PartialSchema for EmailAddressDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
+        let pattern = |p: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(p))
+        };
+        AllOfBuilder::new()
+            .schema_type(Type::String)
+            .description(Some(
+                "An email address (`local@domain`): at most 254 characters, the local part at most 64",
+            ))
+            .examples([serde_json::json!("security@example.com")])
+            .item(pattern(EMAIL_SHAPE).max_length(Some(254)))
+            .item(pattern(EMAIL_LOCAL_LENGTH))
+            .into()
+    }
+}
+
+impl ToSchema for EmailAddressDto {}
 
 #[derive(Debug, Deserialize)]
 pub struct ReportPath {
@@ -159,7 +291,11 @@ fn parse_share(body: &Map<String, Value>) -> Result<(ShareRequest, bool), ApiErr
     path = "/api/v1/orgs/{org_id}/projects/{project_id}/audit/reports/share",
     tag = "reports",
     params(("org_id" = String, Path, format = Uuid), ("project_id" = String, Path)),
-    request_body(content = ShareBody),
+    request_body(content = ShareBody, examples(
+        ("link" = (summary = "A signed link to the viewer, for 7 days", value = json!({"channel": "link", "expires_in_days": 7}))),
+        ("email" = (summary = "An email to the security team", value = json!({"channel": "email", "recipients": ["security@example.com"]}))),
+        ("slack" = (summary = "A Slack message", value = json!({"channel": "slack", "webhook_url": "https://hooks.slack.com/services/T0000/B0000/XXXXXXXX"}))),
+    )),
     responses(
         (status = 200, body = Envelope<ShareDto>),
         (status = 400, body = ErrorEnvelope, description = "`invalid_json`"),

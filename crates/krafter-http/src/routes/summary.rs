@@ -14,10 +14,10 @@ use crate::Services;
 #[into_params(parameter_in = Query)]
 pub struct SummaryQueryParams {
     /// First day (YYYY-MM-DD, UTC); defaults to `date_to` minus 6 days.
-    #[param(format = Date)]
+    #[param(format = Date, example = "2026-01-01")]
     date_from: Option<String>,
     /// Last day (YYYY-MM-DD, UTC); defaults to today; not after today; at most 366 days after `date_from`.
-    #[param(format = Date)]
+    #[param(format = Date, example = "2026-03-31")]
     date_to: Option<String>,
 }
 

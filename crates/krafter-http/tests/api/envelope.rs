@@ -330,19 +330,106 @@ async fn the_openapi_document_states_enums_bounds_bodies_and_downloads() {
 
     let download =
         &doc["paths"][format!("{audit}/reports/{{report_id}}/download")]["get"]["responses"]["200"];
-    for media in [
-        "application/pdf",
-        "text/csv",
-        "application/json",
-        "text/html",
-    ] {
+    for media in ["application/pdf", "text/csv", "text/html"] {
         assert_eq!(
             download["content"][media]["schema"],
             json!({"type": "string", "format": "binary"}),
             "{media}"
         );
     }
+    // A JSON export is a JSON document, not a string.
+    assert_eq!(
+        download["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/JsonExportDto"})
+    );
+    assert_eq!(
+        schemas["JsonExportDto"]["required"],
+        json!(["findings", "report", "summary"])
+    );
     assert!(download["headers"]["Content-Disposition"].is_object());
+
+    // A share's body is one shape per channel, as the server reads it.
+    let share = &schemas["ShareBody"];
+    assert_eq!(share["discriminator"]["propertyName"], "channel");
+    let shapes: Vec<&str> = share["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["$ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            "#/components/schemas/EmailShareBody",
+            "#/components/schemas/SlackShareBody",
+            "#/components/schemas/LinkShareBody"
+        ]
+    );
+    let email = &schemas["EmailShareBody"];
+    assert_eq!(email["additionalProperties"], false);
+    assert_eq!(email["required"], json!(["channel", "recipients"]));
+    assert_eq!(
+        email["properties"]["channel"],
+        json!({"type": "string", "enum": ["email"]})
+    );
+    let recipients = &email["properties"]["recipients"];
+    assert_eq!(
+        (&recipients["minItems"], &recipients["maxItems"]),
+        (&json!(1), &json!(50))
+    );
+    assert_eq!(
+        schemas["SlackShareBody"]["required"],
+        json!(["channel", "webhook_url"])
+    );
+    let days = &schemas["LinkShareBody"]["properties"]["expires_in_days"];
+    assert_eq!(
+        (&days["minimum"], &days["maximum"]),
+        (&json!(1), &json!(365))
+    );
+    // Fields of another channel are ignored whatever they hold: any value.
+    let ignored = &schemas["LinkShareBody"]["properties"]["recipients"];
+    assert!(ignored["type"].is_null() && ignored["description"].is_string());
+
+    // Listings' meta has the cursor; every other meta only the request id.
+    assert_eq!(
+        schemas["Envelope_Vec_FindingDto"]["properties"]["meta"]["$ref"],
+        "#/components/schemas/PageMeta"
+    );
+    assert_eq!(
+        schemas["Envelope_Vec_ReportDetailDto"]["properties"]["meta"]["$ref"],
+        "#/components/schemas/PageMeta"
+    );
+    assert_eq!(
+        schemas["PageMeta"]["required"],
+        json!(["request_id", "next_cursor"])
+    );
+    assert_eq!(
+        schemas["Envelope_Vec_ShareRecordDto"]["properties"]["meta"]["$ref"],
+        "#/components/schemas/Meta"
+    );
+    assert!(schemas["Meta"]["properties"]["next_cursor"].is_null());
+
+    // Links lead from a created finding and an export to what can follow them.
+    let created = &doc["paths"][format!("{audit}/findings")]["post"]["responses"]["201"]["links"];
+    assert_eq!(created["UpdateFinding"]["operationId"], "update_finding");
+    assert_eq!(
+        created["UpdateFinding"]["parameters"]["finding_id"],
+        "$response.body#/data/id"
+    );
+    let exported = &export["responses"]["202"]["links"];
+    for (name, target) in [
+        ("GetReport", "get_report"),
+        ("DownloadReport", "download_report"),
+        ("ShareReport", "share_report"),
+    ] {
+        assert_eq!(exported[name]["operationId"], target, "{name}");
+    }
+    let shared =
+        &doc["paths"][format!("{audit}/reports/share")]["post"]["responses"]["200"]["links"];
+    assert_eq!(
+        shared["RevokeShare"]["parameters"]["share_id"],
+        "$response.body#/data/share_id"
+    );
 
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {

@@ -12,3 +12,4 @@ mod protocol;
 mod share_email;
 mod shares;
 mod summary;
+mod typescript_client;

@@ -311,6 +311,7 @@ async fn slow_and_idle_clients_are_timed_out_and_disconnected() {
             request_body: second,
             keep_alive: second,
             disconnect: second,
+            ..Timeouts::default()
         })
         .spawn()
         .await;

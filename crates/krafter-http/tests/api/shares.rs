@@ -1028,3 +1028,38 @@ async fn the_viewer_shows_the_names_as_exported() {
     assert!(page.contains(">Acme</span>"), "{page}");
     assert!(!page.contains("Renamed"));
 }
+
+/// The viewer's page and download answer any method but GET and HEAD with 405, `Allow` and the
+/// viewer's headers, the same for a working link and a made-up one.
+#[tokio::test]
+async fn the_viewer_answers_other_methods_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let shared = envelope(
+        share(&app, &t, json!({"channel": "link"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    app.run_pending_jobs().await;
+    let working = shared["share_url"].as_str().unwrap().to_owned();
+    let made_up = format!("{}/insights/audit/reports/shared/not-a-token", app.base_url);
+    for link in [working, made_up] {
+        for url in [link.clone(), format!("{link}/download")] {
+            for method in ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"] {
+                let response = app
+                    .client
+                    .request(
+                        reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                        &url,
+                    )
+                    .send()
+                    .await
+                    .unwrap();
+                let at = format!("{method} {url}");
+                assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{at}");
+                assert_eq!(response.headers()["allow"], "GET, HEAD", "{at}");
+                assert_viewer_headers(&response);
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 pub mod local_cluster;
 mod migrations;
+mod pool_metrics;
 mod repos;
 mod rows;
 mod schema;
@@ -9,4 +10,5 @@ pub mod seed;
 mod store;
 
 pub use migrations::{pending_migrations, revert_all_migrations, run_migrations};
-pub use store::PgStore;
+pub use repos::operator::ReportRecord;
+pub use store::{PgStore, PoolSettings};

@@ -96,6 +96,12 @@ pub enum ClusterError {
          stop it (`kill -INT {pid}`) and try again"
     )]
     Busy { pid: i32, path: PathBuf },
+    #[error(
+        "a PostgreSQL server (pid {pid}, port {port}) is running on the cluster in {path}: \
+         stop the `krafter` that started it (`krafter serve`, or the command in progress) and \
+         try again"
+    )]
+    Running { pid: i32, port: u16, path: PathBuf },
     #[error("PostgreSQL exited while starting ({status}); the end of {log}:\n{tail}")]
     Exited {
         status: String,
@@ -118,10 +124,93 @@ impl ClusterError {
     }
 }
 
+/// Where the cluster for a requested directory is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterLocation {
+    /// The directory asked for (`KRAFTER_DATA_DIR/postgres`), absolute.
+    pub requested: PathBuf,
+    /// The directory that holds `data/` and `postgres.log`: `requested`, or the one under
+    /// `/var/tmp` when the server's user cannot reach `requested`.
+    pub dir: PathBuf,
+}
+
+impl ClusterLocation {
+    /// Where the cluster for `data_dir` is kept, whether or not it exists yet. Creates nothing.
+    pub fn of(data_dir: &Path) -> Result<ClusterLocation, ClusterError> {
+        let user = server_user()?;
+        let requested = resolve(data_dir).map_err(ClusterError::io(data_dir))?;
+        let dir = placement(&requested, user.as_ref());
+        Ok(ClusterLocation { requested, dir })
+    }
+
+    /// Whether the cluster is kept elsewhere than where it was asked for.
+    pub fn is_relocated(&self) -> bool {
+        self.dir != self.requested
+    }
+
+    /// The cluster itself (`PGDATA`).
+    pub fn pgdata(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Whether a cluster has been created there.
+    pub fn exists(&self) -> bool {
+        self.pgdata().join("PG_VERSION").is_file()
+    }
+
+    /// The server running on the cluster now, if any: its pid and port.
+    pub fn running_server(&self) -> Option<(i32, u16)> {
+        let pgdata = self.pgdata();
+        let contents = fs::read_to_string(pgdata.join("postmaster.pid")).ok()?;
+        let lines: Vec<&str> = contents.lines().collect();
+        let pid: i32 = lines.first()?.trim().parse().ok()?;
+        if !is_postmaster_of(pid, &pgdata) {
+            return None;
+        }
+        let port = lines
+            .get(3)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0);
+        Some((pid, port))
+    }
+
+    /// Deletes the cluster (and the directory under `/var/tmp` when it was kept there), so
+    /// that the next start creates a fresh one. Refused with [`ClusterError::Running`] while a
+    /// server runs on it. Answers whether there was anything to delete.
+    pub fn reset(&self) -> Result<bool, ClusterError> {
+        if let Some((pid, port)) = self.running_server() {
+            return Err(ClusterError::Running {
+                pid,
+                port,
+                path: self.pgdata(),
+            });
+        }
+        let mut removed = false;
+        let targets = if self.is_relocated() {
+            vec![self.dir.clone()]
+        } else {
+            vec![self.pgdata(), self.dir.join("postgres.log")]
+        };
+        for target in targets {
+            let result = match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&target),
+                Ok(_) => fs::remove_file(&target),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => Err(e),
+            };
+            result.map_err(ClusterError::io(&target))?;
+            removed = true;
+        }
+        Ok(removed)
+    }
+}
+
 /// A PostgreSQL server on 127.0.0.1 over a data directory of our own.
 #[derive(Debug)]
 pub struct LocalCluster {
     port: u16,
+    /// Where it is kept.
+    location: ClusterLocation,
     /// Whether this start ran `initdb`.
     created: bool,
     /// `None` once stopped, or when another process of ours already ran the server on this directory.
@@ -138,7 +227,8 @@ impl LocalCluster {
     pub fn start(data_dir: &Path, durability: Durability) -> Result<LocalCluster, ClusterError> {
         let bin = find_binaries(std::env::var_os("PATH").as_deref(), BIN_ROOTS)?;
         let user = server_user()?;
-        let dir = working_dir(data_dir, user.as_ref())?;
+        let location = working_dir(data_dir, user.as_ref())?;
+        let dir = location.dir.clone();
         let pgdata = dir.join("data");
         let log = dir.join("postgres.log");
 
@@ -150,6 +240,7 @@ impl LocalCluster {
             );
             return Ok(LocalCluster {
                 port,
+                location,
                 created: false,
                 server: None,
             });
@@ -165,6 +256,7 @@ impl LocalCluster {
                     tracing::info!(port, data_dir = %pgdata.display(), "local PostgreSQL is ready");
                     return Ok(LocalCluster {
                         port,
+                        location,
                         created,
                         server: Some(server),
                     });
@@ -194,6 +286,16 @@ impl LocalCluster {
     /// Whether this start created the cluster: its database is empty but for what was done since.
     pub fn is_new(&self) -> bool {
         self.created
+    }
+
+    /// Where the cluster is kept.
+    pub fn location(&self) -> &ClusterLocation {
+        &self.location
+    }
+
+    /// Whether this process runs the server (rather than another process of ours).
+    pub fn runs_server(&self) -> bool {
+        self.server.is_some()
     }
 
     /// Stops the server (fast shutdown: open transactions are rolled back) and waits for it to
@@ -459,37 +561,70 @@ fn lookup_user(name: &str) -> Option<User> {
     })
 }
 
-/// The directory that holds the cluster: `requested`, unless the server's user cannot reach it
-/// (say a clone under a 0700 `/root`); then a directory of its own under `/var/tmp`, the same for
-/// the same `requested` path every time.
-fn working_dir(requested: &Path, user: Option<&User>) -> Result<PathBuf, ClusterError> {
+/// The directory that holds the cluster (see [`placement`]), created.
+fn working_dir(requested: &Path, user: Option<&User>) -> Result<ClusterLocation, ClusterError> {
     fs::create_dir_all(requested).map_err(ClusterError::io(requested))?;
     let requested = fs::canonicalize(requested).map_err(ClusterError::io(requested))?;
-    let Some(user) = user else {
-        return Ok(requested);
-    };
-    if can_traverse(&requested, user) {
-        return Ok(requested);
+    let dir = placement(&requested, user);
+    if dir != requested {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&dir)
+            .map_err(ClusterError::io(&dir))?;
+        tracing::debug!(
+            requested = %requested.display(),
+            actual = %dir.display(),
+            "the PostgreSQL user cannot reach the requested data directory; keeping the cluster elsewhere"
+        );
     }
-    let fallback = PathBuf::from(format!(
-        "/var/tmp/krafter-{:016x}",
-        fnv1a(requested.as_os_str().as_bytes())
-    ));
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&fallback)
-        .map_err(ClusterError::io(&fallback))?;
-    tracing::warn!(
-        requested = %requested.display(),
-        actual = %fallback.display(),
-        user = %user.name,
-        "the PostgreSQL user cannot reach the requested data directory; keeping the cluster elsewhere"
-    );
-    Ok(fallback)
+    Ok(ClusterLocation { requested, dir })
+}
+
+/// Where the cluster asked for in `requested` (absolute, symlinks resolved) is kept:
+/// `requested`, unless the server's user cannot reach it (say a clone under a 0700 `/root`);
+/// then a directory of its own under `/var/tmp`, the same for the same `requested` path every
+/// time.
+fn placement(requested: &Path, user: Option<&User>) -> PathBuf {
+    match user {
+        Some(user) if !can_traverse(requested, user) => PathBuf::from(format!(
+            "/var/tmp/krafter-{:016x}",
+            fnv1a(requested.as_os_str().as_bytes())
+        )),
+        _ => requested.to_owned(),
+    }
+}
+
+/// `path` made absolute with symlinks resolved, as `fs::canonicalize` would once the missing
+/// part of it were created: the longest existing ancestor canonicalized, the rest appended.
+fn resolve(path: &Path) -> io::Result<PathBuf> {
+    let absolute = std::path::absolute(path)?;
+    let mut missing = Vec::new();
+    let mut existing = absolute.as_path();
+    loop {
+        match fs::canonicalize(existing) {
+            Ok(found) => {
+                let mut resolved = found;
+                for part in missing.iter().rev() {
+                    resolved.push(part);
+                }
+                return Ok(resolved);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let (Some(parent), Some(name)) = (existing.parent(), existing.file_name()) else {
+                    return Err(e);
+                };
+                missing.push(name.to_owned());
+                existing = parent;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Whether `user` (with only its primary group) may search every directory from `/` to `dir`.
+/// Directories that do not exist yet count as searchable: `start` creates them with the usual
+/// modes (0755 under a umask of 022).
 fn can_traverse(dir: &Path, user: &User) -> bool {
     dir.ancestors()
         .all(|ancestor| match fs::metadata(ancestor) {
@@ -504,7 +639,7 @@ fn can_traverse(dir: &Path, user: &User) -> bool {
                 };
                 meta.is_dir() && mode & bit != 0
             }
-            Err(_) => false,
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
         })
 }
 
@@ -810,6 +945,22 @@ mod tests {
         assert!(!can_traverse(&locked, &stranger));
         assert!(can_traverse(&root, &stranger));
         assert!(can_traverse(&locked, &me));
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directory_resolves_as_it_will_once_created() {
+        let root = scratch("resolve");
+        fs::create_dir_all(root.join("real")).unwrap();
+        std::os::unix::fs::symlink(root.join("real"), root.join("link")).unwrap();
+        let asked = root.join("link/not/yet");
+        let resolved = resolve(&asked).unwrap();
+        fs::create_dir_all(&asked).unwrap();
+        assert_eq!(resolved, fs::canonicalize(&asked).unwrap());
+        assert_eq!(
+            resolved,
+            fs::canonicalize(root.join("real")).unwrap().join("not/yet")
+        );
         fs::remove_dir_all(root).unwrap();
     }
 

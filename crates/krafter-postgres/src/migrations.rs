@@ -110,3 +110,12 @@ pub(crate) async fn count_pending(conn: &mut AsyncPgConnection) -> Result<usize,
         .filter(|version| !applied.contains(*version))
         .count())
 }
+
+impl crate::PgStore {
+    /// How many of the embedded migrations the database has not applied yet, read over the
+    /// pool without writing anything (unlike diesel's harness, which creates its table).
+    pub async fn pending_migrations(&self) -> Result<usize, StorageError> {
+        let mut conn = self.conn().await?;
+        count_pending(&mut conn).await
+    }
+}

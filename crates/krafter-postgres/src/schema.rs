@@ -118,6 +118,7 @@ diesel::table! {
         shared_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        error_detail -> Nullable<Text>,
     }
 }
 

@@ -1,4 +1,9 @@
-//! Bulk synthetic history for benchmarks.
+//! Bulk history: [`bulk_history`] writes histories made elsewhere (the demo's), and
+//! [`synthetic_history`] generates one server-side (for benchmarks). Both write rows directly,
+//! in one transaction, then rebuild the project's daily totals from them, so the totals are
+//! exactly what the ledger would have kept.
+//!
+//! ## Synthetic history
 //!
 //! Everything is generated server-side with `INSERT … SELECT … FROM generate_series`, a chunk of
 //! series numbers per statement. Every value is a pseudo-random function of the series number
@@ -6,12 +11,17 @@
 //! ids are time-ordered (UUIDv7 layout: the creation millisecond, bits of the project id, the
 //! series number), unique within a project, and keep index insertions at the right edge.
 
-use chrono::{Days, NaiveDate};
-use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use diesel::sql_types::{
+    Array, BigInt, Integer, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::ids::ProjectId;
-use krafter_domain::ledger::{FindingStatus, VerificationResult};
+use krafter_domain::ledger::{
+    Finding, FindingState, FindingStatus, Regression, Verification, VerificationResult,
+};
 use krafter_domain::storage::StorageError;
+use uuid::Uuid;
 
 use crate::PgStore;
 
@@ -102,6 +112,175 @@ pub async fn synthetic_history(
     })
     .await
     .map_err(StorageError::new)
+}
+
+/// One finding with its whole history, as the ledger would have stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkFinding {
+    /// The finding as it is now: its state and `updated_at` are those of the last entry of
+    /// `history`.
+    pub finding: Finding,
+    /// Its states in time order, each with when it began; the first at `created_at`.
+    pub history: Vec<(DateTime<Utc>, FindingState)>,
+    pub verifications: Vec<Verification>,
+    pub regressions: Vec<Regression>,
+}
+
+/// Findings written per round of statements.
+const BULK_CHUNK: usize = 5_000;
+
+/// Writes `findings` (with their events, verifications and regressions) into `project` in one
+/// transaction, a chunk of [`BULK_CHUNK`] findings per round of `INSERT … SELECT FROM unnest(…)`,
+/// then rebuilds the project's daily totals from what is stored. Nothing is checked against the
+/// ledger's rules: the caller's histories must be valid ones. `progress` hears how many findings
+/// are written after each chunk. Answers how many were written.
+pub async fn bulk_history(
+    store: &PgStore,
+    project: ProjectId,
+    findings: impl Iterator<Item = BulkFinding> + Send,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<u64, StorageError> {
+    let mut conn = store.conn().await?;
+    let conn: &mut AsyncPgConnection = &mut conn;
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        let mut written = 0u64;
+        let mut findings = findings.peekable();
+        while findings.peek().is_some() {
+            let mut chunk = Chunk::default();
+            for finding in findings.by_ref().take(BULK_CHUNK) {
+                chunk.push(finding);
+            }
+            written += chunk.write(conn, project).await?;
+            progress(written);
+        }
+        crate::repos::metrics::rebuild_in(conn, project).await?;
+        Ok(written)
+    })
+    .await
+    .map_err(StorageError::new)
+}
+
+/// Columns of one chunk's rows, bound as arrays.
+#[derive(Default)]
+struct Chunk {
+    id: Vec<Uuid>,
+    title: Vec<String>,
+    severity: Vec<i16>,
+    status: Vec<i16>,
+    priority: Vec<i32>,
+    created_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    event_finding: Vec<Uuid>,
+    event_seq: Vec<i32>,
+    event_at: Vec<DateTime<Utc>>,
+    event_status: Vec<i16>,
+    event_priority: Vec<i32>,
+    verification_id: Vec<Uuid>,
+    verification_finding: Vec<Uuid>,
+    verification_result: Vec<i16>,
+    verification_at: Vec<DateTime<Utc>>,
+    regression_id: Vec<Uuid>,
+    regression_finding: Vec<Uuid>,
+    regression_opened: Vec<DateTime<Utc>>,
+    regression_closed: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Chunk {
+    fn push(&mut self, bulk: BulkFinding) {
+        let f = &bulk.finding;
+        let id = f.id.as_uuid();
+        self.id.push(id);
+        self.title.push(f.title.as_str().to_owned());
+        self.severity.push(f.severity.code());
+        self.status.push(f.state.status.code());
+        self.priority.push(f.state.priority_score.get());
+        self.created_at.push(f.created_at);
+        self.updated_at.push(f.updated_at);
+        for (seq, (at, state)) in bulk.history.iter().enumerate() {
+            self.event_finding.push(id);
+            self.event_seq.push(seq as i32);
+            self.event_at.push(*at);
+            self.event_status.push(state.status.code());
+            self.event_priority.push(state.priority_score.get());
+        }
+        for v in &bulk.verifications {
+            self.verification_id.push(v.id.as_uuid());
+            self.verification_finding.push(id);
+            self.verification_result.push(v.result.code());
+            self.verification_at.push(v.occurred_at);
+        }
+        for r in &bulk.regressions {
+            self.regression_id.push(r.id.as_uuid());
+            self.regression_finding.push(id);
+            self.regression_opened.push(r.opened_at);
+            self.regression_closed.push(r.closed_at);
+        }
+    }
+
+    async fn write(
+        &self,
+        conn: &mut AsyncPgConnection,
+        project: ProjectId,
+    ) -> diesel::QueryResult<u64> {
+        let project = project.as_uuid();
+        diesel::sql_query(
+            "INSERT INTO findings (id, project_id, title, severity, status, priority_score, \
+                                   created_at, updated_at) \
+             SELECT id, $1, title, severity, status, priority, created_at, updated_at \
+               FROM unnest($2, $3, $4, $5, $6, $7, $8) \
+                 AS t (id, title, severity, status, priority, created_at, updated_at)",
+        )
+        .bind::<SqlUuid, _>(project)
+        .bind::<Array<SqlUuid>, _>(&self.id)
+        .bind::<Array<Text>, _>(&self.title)
+        .bind::<Array<SmallInt>, _>(&self.severity)
+        .bind::<Array<SmallInt>, _>(&self.status)
+        .bind::<Array<Integer>, _>(&self.priority)
+        .bind::<Array<Timestamptz>, _>(&self.created_at)
+        .bind::<Array<Timestamptz>, _>(&self.updated_at)
+        .execute(conn)
+        .await?;
+        diesel::sql_query(
+            "INSERT INTO finding_events (finding_id, seq, occurred_at, status, priority_score) \
+             SELECT * FROM unnest($1, $2, $3, $4, $5)",
+        )
+        .bind::<Array<SqlUuid>, _>(&self.event_finding)
+        .bind::<Array<Integer>, _>(&self.event_seq)
+        .bind::<Array<Timestamptz>, _>(&self.event_at)
+        .bind::<Array<SmallInt>, _>(&self.event_status)
+        .bind::<Array<Integer>, _>(&self.event_priority)
+        .execute(conn)
+        .await?;
+        if !self.verification_id.is_empty() {
+            diesel::sql_query(
+                "INSERT INTO verifications (id, project_id, finding_id, result, occurred_at) \
+                 SELECT id, $1, finding_id, result, occurred_at \
+                   FROM unnest($2, $3, $4, $5) AS t (id, finding_id, result, occurred_at)",
+            )
+            .bind::<SqlUuid, _>(project)
+            .bind::<Array<SqlUuid>, _>(&self.verification_id)
+            .bind::<Array<SqlUuid>, _>(&self.verification_finding)
+            .bind::<Array<SmallInt>, _>(&self.verification_result)
+            .bind::<Array<Timestamptz>, _>(&self.verification_at)
+            .execute(conn)
+            .await?;
+        }
+        if !self.regression_id.is_empty() {
+            diesel::sql_query(
+                "INSERT INTO regressions (id, project_id, finding_id, opened_at, closed_at) \
+                 SELECT id, $1, finding_id, opened_at, closed_at \
+                   FROM unnest($2, $3, $4, $5) AS t (id, finding_id, opened_at, closed_at)",
+            )
+            .bind::<SqlUuid, _>(project)
+            .bind::<Array<SqlUuid>, _>(&self.regression_id)
+            .bind::<Array<SqlUuid>, _>(&self.regression_finding)
+            .bind::<Array<Timestamptz>, _>(&self.regression_opened)
+            .bind::<Array<Nullable<Timestamptz>>, _>(&self.regression_closed)
+            .execute(conn)
+            .await?;
+        }
+        Ok(self.id.len() as u64)
+    }
 }
 
 /// Eight hex digits of the project id that go into every synthetic id.

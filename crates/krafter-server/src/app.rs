@@ -3,42 +3,55 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use krafter_domain::access::Scopes;
 use krafter_domain::export::{ExportWorker, WorkerConfig};
 use krafter_domain::organisation::OrganisationRepository;
 use krafter_domain::share::{DeliveryWorker, DeliveryWorkerDeps};
 use krafter_domain::{Clock, SystemClock};
-use krafter_http::{Services, Sharing};
+use krafter_http::{Metrics, Services, Sharing};
 use krafter_postgres::local_cluster::{Durability, LocalCluster};
-use krafter_postgres::PgStore;
-use krafter_render::{ArtefactLocation, FsArtefactStore, Renderer};
+use krafter_postgres::{PgStore, PoolSettings};
+use krafter_render::{FsArtefactStore, Renderer};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::admin::{self, CommandError};
-use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand, QuotaCommand};
-use crate::config::Config;
-use crate::demo;
+use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand, QuotaCommand, ReportCommand};
+use crate::config::{Config, COMMAND_POOL_SIZE};
+use crate::database::{self, Target};
 use crate::sharing::SharingAdapters;
-
-/// Database connections of `krafter serve`; one-off commands use a few.
-const SERVE_CONNECTIONS: usize = 16;
-const COMMAND_CONNECTIONS: usize = 8;
+use crate::{cluster, demo, report};
 
 /// Runs one command to its end, the local cluster (when there is no `DATABASE_URL`) around it.
 pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
+    if let Command::Cluster { command } = &command {
+        return cluster::run(command, config);
+    }
     let mut cluster = None;
     let database = match &config.database_url {
         Some(url) => Database {
-            url: url.clone(),
+            url: url.expose().clone(),
+            target: Target::of(url.expose(), "DATABASE_URL"),
             local: false,
         },
         None => {
-            let dir = config.data_dir.join("postgres");
-            let started =
-                LocalCluster::start(&dir, Durability::Durable).map_err(CommandError::failed)?;
+            let started = LocalCluster::start(&config.cluster_dir(), Durability::Durable)
+                .map_err(CommandError::failed)?;
+            let location = started.location();
+            if location.is_relocated() && started.runs_server() {
+                eprintln!(
+                    "note: the PostgreSQL server's user cannot reach {}, so the cluster is kept in {} \
+                     (`krafter cluster path` prints it, `krafter cluster reset --yes` deletes it)",
+                    location.requested.display(),
+                    location.dir.display()
+                );
+            }
+            let url = started.database_url();
             let database = Database {
-                url: started.database_url(),
+                target: Target::of(&url, "our own cluster"),
+                url,
                 local: true,
             };
             cluster = Some(started);
@@ -59,11 +72,24 @@ pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
 
 struct Database {
     url: String,
+    /// Where it is, for messages (never the password).
+    target: Target,
     /// Whether this is our own cluster rather than `DATABASE_URL`.
     local: bool,
 }
 
 async fn run(command: Command, config: &Config, database: &Database) -> Result<(), CommandError> {
+    // Nodes use the configured pool; one-off commands need few connections.
+    let max_size = match command {
+        Command::Serve { .. } | Command::Worker => config.db_pool_size,
+        _ => config.db_pool_size.min(COMMAND_POOL_SIZE),
+    };
+    let settings = PoolSettings {
+        max_size,
+        wait_timeout: config.db_pool_timeout,
+    };
+    // The one place a connection failure is reported: naming host and database, not the password.
+    let store = database::connect(&database.url, &database.target, settings).await?;
     let migrate = match command {
         Command::Serve { no_migrate } => !no_migrate,
         Command::Migrate => true,
@@ -72,20 +98,21 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
     if migrate {
         let applied = krafter_postgres::run_migrations(&database.url)
             .await
-            .context("cannot apply the database migrations")?;
+            .with_context(|| format!("cannot apply the migrations to {}", database.target))?;
         tracing::info!(applied, "database migrations are up to date");
         if command == Command::Migrate {
             println!("{applied}");
             return Ok(());
         }
+    } else if matches!(command, Command::Serve { .. }) {
+        // `serve --no-migrate`: another node (or a deploy step) migrates; /readyz says when.
+        let pending = store.pending_migrations().await.unwrap_or(0);
+        if pending > 0 {
+            tracing::warn!(pending, "the database is not migrated yet: /readyz answers 503 until `krafter migrate` has run");
+        }
+    } else {
+        database::require_schema(&store, &database.target).await?;
     }
-    let connections = match command {
-        Command::Serve { .. } | Command::Worker => SERVE_CONNECTIONS,
-        _ => COMMAND_CONNECTIONS,
-    };
-    let store = PgStore::connect(&database.url, connections)
-        .await
-        .context("cannot connect to PostgreSQL")?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let now = clock.now();
     match command {
@@ -134,10 +161,14 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
             );
         }
         Command::Demo { findings } => {
-            let demo = demo::seed(&store, clock, findings).await?;
+            let demo = demo::seed(&store, clock, findings, true).await?;
             println!("{}", demo.key.expose());
             println!("{}", demo.curl(&config.bind));
         }
+        Command::Report {
+            command: ReportCommand::Show { id, json },
+        } => report::show(&store, &id, json).await?,
+        Command::Cluster { .. } => unreachable!("cluster commands run without a database"),
     }
     Ok(())
 }
@@ -150,17 +181,19 @@ async fn serve(
     clock: Arc<dyn Clock>,
     seed_demo: bool,
 ) -> anyhow::Result<()> {
-    // Before the demo is seeded: a bad KRAFTER_ARTEFACTS_URL stops a first start early.
+    // Before the demo is seeded: an artefact store that cannot be opened stops a first start early.
     let artefacts = Arc::new(open_artefacts(config)?);
     let listener = TcpListener::bind(&config.bind)
         .with_context(|| format!("cannot listen on {} (KRAFTER_BIND)", config.bind))?;
     let address = listener.local_addr()?;
     let demo = match seed_demo {
-        true => Some(demo::seed(&store, clock.clone(), demo::DEFAULT_FINDINGS).await?),
+        true => Some(demo::seed(&store, clock.clone(), demo::DEFAULT_FINDINGS, false).await?),
         false => None,
     };
-    let workers = config.worker_count().map_err(anyhow::Error::msg)?;
+    let workers = config.workers;
     let adapters = SharingAdapters::from_config(config, &address.to_string())?;
+    let metrics = node_metrics(&store);
+    let metrics_server = serve_metrics(config, &metrics)?;
     let (stop_workers, workers) = spawn_workers(
         config,
         &store,
@@ -168,6 +201,7 @@ async fn serve(
         clock.clone(),
         &adapters,
         workers,
+        metrics.clone(),
     )?;
     let sharing = Sharing {
         webhooks: adapters.webhooks,
@@ -176,7 +210,14 @@ async fn serve(
         public_url: adapters.public_url,
         email_enabled: adapters.mailer.is_some(),
     };
-    let server = krafter_http::server(listener, Services::over(store, artefacts, clock, sharing))?;
+    let timeouts = krafter_http::Timeouts {
+        shutdown: config.shutdown_grace,
+        ..krafter_http::Timeouts::default()
+    };
+    let mut services = Services::over(store, artefacts, clock, sharing);
+    services.metrics = metrics;
+    services.serve_metrics = metrics_server.is_none();
+    let server = krafter_http::server_with(listener, services, timeouts)?;
     let handle = server.handle();
     let mut running = tokio::spawn(server);
     tracing::info!(%address, "Krafter Reports is listening");
@@ -193,40 +234,108 @@ async fn serve(
     tokio::select! {
         finished = &mut running => return Ok(finished??),
         signal = shutdown_signal() => {
-            tracing::info!(signal = signal?, "stopping: finishing the requests and exports in flight");
-            handle.stop(true).await;
+            tracing::info!(
+                signal = signal?,
+                grace_seconds = config.shutdown_grace.as_secs(),
+                "stopping: finishing the requests and jobs in flight"
+            );
         }
     }
-    running.await??;
-    let _ = stop_workers.send(true);
-    futures::future::join_all(workers).await;
+    // Both within the grace period: actix closes what is still open when it ends
+    // (`shutdown_timeout`), and the workers still busy are stopped then.
+    let http = async {
+        handle.stop(true).await;
+        running.await
+    };
+    let (http, ()) = tokio::join!(
+        http,
+        stop_workers_within(stop_workers, workers, config.shutdown_grace)
+    );
+    http??;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.stop(true).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Asks the workers to stop after the job in hand and waits at most `grace` for them; those
+/// still busy then are dropped mid-job, and their jobs are taken over by another worker once
+/// their lease runs out.
+async fn stop_workers_within(
+    stop: watch::Sender<bool>,
+    mut workers: Vec<tokio::task::JoinHandle<()>>,
+    grace: std::time::Duration,
+) {
+    let _ = stop.send(true);
+    let all = futures::future::join_all(workers.iter_mut());
+    if tokio::time::timeout(grace, all).await.is_err() {
+        let busy = workers.iter().filter(|w| !w.is_finished()).count();
+        tracing::warn!(
+            busy,
+            grace_seconds = grace.as_secs(),
+            "workers still busy after the grace period: stopping them; their jobs are taken over when their leases run out"
+        );
+        for worker in &workers {
+            worker.abort();
+        }
+    }
+}
+
 /// Runs export workers only, until SIGINT or SIGTERM.
 async fn work(config: &Config, store: PgStore, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
-    let count = config.worker_count().map_err(anyhow::Error::msg)?;
+    let count = config.workers;
     anyhow::ensure!(
         count > 0,
         "KRAFTER_WORKERS is 0: `krafter worker` has nothing to run"
     );
     let artefacts = Arc::new(open_artefacts(config)?);
     let adapters = SharingAdapters::from_config(config, &config.bind)?;
-    let (stop, workers) = spawn_workers(config, &store, artefacts, clock, &adapters, count)?;
+    let metrics = node_metrics(&store);
+    let metrics_server = serve_metrics(config, &metrics)?;
+    let (stop, workers) =
+        spawn_workers(config, &store, artefacts, clock, &adapters, count, metrics)?;
     let signal = shutdown_signal().await?;
-    tracing::info!(signal, "stopping: finishing the exports in flight");
-    let _ = stop.send(true);
-    futures::future::join_all(workers).await;
+    tracing::info!(
+        signal,
+        grace_seconds = config.shutdown_grace.as_secs(),
+        "stopping: finishing the jobs in flight"
+    );
+    stop_workers_within(stop, workers, config.shutdown_grace).await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.stop(true).await;
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The node's metrics: the HTTP and job metrics, the queue's depth and the database pool's.
+fn node_metrics(store: &PgStore) -> Arc<Metrics> {
+    let mut metrics = Metrics::new(Some(Arc::new(store.clone())));
+    store.register_metrics(metrics.registry_mut());
+    Arc::new(metrics)
+}
+
+/// With `KRAFTER_METRICS_BIND`, `/metrics` on that address (and not on the API's): the handle
+/// of its server. `krafter worker` serves its metrics only there.
+fn serve_metrics(config: &Config, metrics: &Arc<Metrics>) -> anyhow::Result<Option<ServerHandle>> {
+    let Some(bind) = config.metrics_bind else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(bind)
+        .with_context(|| format!("cannot listen on {bind} (KRAFTER_METRICS_BIND)"))?;
+    let address = listener.local_addr()?;
+    let server = krafter_http::metrics_server(listener, metrics.clone())?;
+    let handle = server.handle();
+    tokio::spawn(server);
+    tracing::info!(%address, "metrics are served on their own address");
+    Ok(Some(handle))
 }
 
 /// The artefact store `KRAFTER_ARTEFACTS_URL` names (S3 credentials from `AWS_*`), or files
 /// under `KRAFTER_DATA_DIR/artefacts`. Logs where, never a credential.
 fn open_artefacts(config: &Config) -> anyhow::Result<FsArtefactStore> {
-    let location =
-        ArtefactLocation::parse(config.artefacts_url.as_deref(), &config.artefacts_dir())?;
+    let location = &config.artefacts;
     let store = location
         .open()
         .with_context(|| format!("cannot open the artefact store {location}"))?;
@@ -245,10 +354,11 @@ fn spawn_workers(
     clock: Arc<dyn Clock>,
     adapters: &SharingAdapters,
     count: usize,
+    metrics: Arc<Metrics>,
 ) -> anyhow::Result<Workers> {
     let (stop, stopped) = watch::channel(false);
     let mut worker_config = WorkerConfig::new(config.scratch_dir());
-    worker_config.lease = config.job_lease().map_err(anyhow::Error::msg)?;
+    worker_config.lease = config.job_lease;
     worker_config.heartbeat_every = worker_config.lease / 3;
     let deliveries = Arc::new(DeliveryWorker::new(DeliveryWorkerDeps {
         queue: Arc::new(store.clone()),
@@ -272,20 +382,25 @@ fn spawn_workers(
             clock,
             worker_config,
         )
-        .with_deliveries(deliveries),
+        .with_deliveries(deliveries)
+        .with_observer(metrics),
     );
     let handles = (0..count)
         .map(|n| {
             let worker = worker.clone();
             let mut stopped = stopped.clone();
             let name = format!("krafter-{}-{n}", std::process::id());
-            tokio::spawn(async move {
-                worker
-                    .run(&name, async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    })
-                    .await
-            })
+            let span = tracing::info_span!("worker", worker = %name);
+            tokio::spawn(
+                async move {
+                    worker
+                        .run(&name, async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        })
+                        .await
+                }
+                .instrument(span),
+            )
         })
         .collect();
     tracing::info!(workers = count, "workers started (exports and deliveries)");

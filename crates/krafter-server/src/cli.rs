@@ -1,15 +1,12 @@
-//! The command line: `krafter [serve|worker|migrate|org|project|key|quota|demo]`.
+//! The command line: `krafter [serve|worker|migrate|org|project|key|quota|demo|report|cluster]`.
 
 use clap::{Parser, Subcommand};
 
 /// Krafter Reports: the findings ledger and the Report Summary API.
 ///
-/// Configuration comes from the environment: DATABASE_URL (without it, a PostgreSQL cluster of
-/// our own under KRAFTER_DATA_DIR/postgres), KRAFTER_BIND (default 127.0.0.1:8080),
-/// KRAFTER_DATA_DIR (default ./.krafter; the cluster, artefacts), KRAFTER_WORKERS (export
-/// workers in `serve` and `worker`, default 2), RUST_LOG (default info; logs go to stderr).
+/// Each command prints only its result on stdout; errors go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "krafter", version)]
+#[command(name = "krafter", version, after_help = crate::config::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -56,9 +53,46 @@ pub enum Command {
     },
     /// Seed a demo organisation with a project, a key and 90 days of history; print the key and a curl.
     Demo {
-        /// How many findings to create.
-        #[arg(long, default_value_t = 500)]
-        findings: usize,
+        /// How many findings to create (up to 10000000; a million takes about a minute).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=10_000_000))]
+        findings: u64,
+    },
+    /// Look at reports, as operators do.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+    /// Find or reset the PostgreSQL cluster of our own (used when DATABASE_URL is unset).
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ReportCommand {
+    /// Print a report: status, format, period, attempts, the public error and the internal
+    /// detail of its last failed attempt.
+    Show {
+        /// The report id.
+        id: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ClusterCommand {
+    /// Print the directory that holds the cluster (KRAFTER_DATA_DIR/postgres, or the directory
+    /// under /var/tmp used when the PostgreSQL user cannot reach it).
+    Path,
+    /// Delete the cluster and everything in it; the next command creates a fresh one. Refused
+    /// while a server of the cluster runs (stop `krafter serve` first).
+    Reset {
+        /// Yes, delete every organisation, key and finding in it.
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -134,6 +168,20 @@ mod tests {
     }
 
     #[test]
+    fn both_helps_list_every_variable_with_its_default() {
+        use clap::CommandFactory;
+        let short = <Cli as CommandFactory>::command().render_help().to_string();
+        let long = <Cli as CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for variable in crate::config::VARIABLES {
+            let line = format!("  {} (default: {})\n", variable.name, variable.default);
+            assert!(short.contains(&line), "{line} missing from\n{short}");
+            assert!(long.contains(&line), "{line} missing from\n{long}");
+        }
+    }
+
+    #[test]
     fn serve_is_the_default() {
         assert_eq!(parse(&[]), Command::Serve { no_migrate: false });
         assert_eq!(
@@ -166,6 +214,34 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["krafter", "key", "create", "--org", "o"]).is_err());
         assert_eq!(parse(&["worker"]), Command::Worker);
+        assert_eq!(
+            parse(&["demo", "--findings", "1000000"]),
+            Command::Demo {
+                findings: 1_000_000
+            }
+        );
+        assert!(Cli::try_parse_from(["krafter", "demo", "--findings", "10000001"]).is_err());
+        assert_eq!(
+            parse(&["report", "show", "r1", "--json"]),
+            Command::Report {
+                command: ReportCommand::Show {
+                    id: "r1".into(),
+                    json: true
+                }
+            }
+        );
+        assert_eq!(
+            parse(&["cluster", "path"]),
+            Command::Cluster {
+                command: ClusterCommand::Path
+            }
+        );
+        assert_eq!(
+            parse(&["cluster", "reset", "--yes"]),
+            Command::Cluster {
+                command: ClusterCommand::Reset { yes: true }
+            }
+        );
         assert_eq!(
             parse(&["quota", "set", "--org", "o", "--limit", "10"]),
             Command::Quota {

@@ -21,24 +21,22 @@ pub struct SharingAdapters {
 impl SharingAdapters {
     /// Reads the settings; `bound` is the address the API listens on (the public URL's default).
     pub fn from_config(config: &Config, bound: &str) -> anyhow::Result<Self> {
-        let public_url = config.public_url(bound).map_err(anyhow::Error::msg)?;
+        let public_url = config.public_url(bound);
+        // Both were checked together when the configuration was read.
         let mailer: Option<Arc<dyn Mailer>> = match (&config.smtp_url, &config.mail_from) {
             (Some(url), Some(from)) => {
-                let mailer = SmtpMailer::from_url(url, from)
+                let mailer = SmtpMailer::from_url(url.expose(), from)
                     .context("KRAFTER_SMTP_URL or KRAFTER_MAIL_FROM is not valid")?;
                 tracing::info!(smtp = ?mailer, "email sharing is on");
                 Some(Arc::new(mailer))
             }
-            (Some(_), None) => {
-                anyhow::bail!("KRAFTER_SMTP_URL is set but KRAFTER_MAIL_FROM is not")
-            }
-            (None, _) => {
+            _ => {
                 tracing::info!("email sharing is off: KRAFTER_SMTP_URL is not set");
                 None
             }
         };
         let keys = match &config.signing_keys {
-            Some(raw) => SigningKeys::parse(raw).context("KRAFTER_SIGNING_KEYS is not valid")?,
+            Some(keys) => keys.expose().clone(),
             None => {
                 let (keys, made) = SigningKeys::load_or_generate(&config.data_dir)
                     .context("cannot keep a link signing key under KRAFTER_DATA_DIR")?;
@@ -51,7 +49,7 @@ impl SharingAdapters {
             }
         };
         tracing::info!(key_ids = ?keys.ids(), "share links signed with the first key");
-        let allowed = config.webhook_allowed_hosts();
+        let allowed = config.webhook_allowed_hosts.clone();
         if !allowed.is_empty() {
             tracing::info!(hosts = ?allowed, "webhooks only to KRAFTER_WEBHOOK_ALLOWED_HOSTS");
         }

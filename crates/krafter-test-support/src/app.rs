@@ -139,12 +139,17 @@ impl TestAppBuilder {
             public_url: base_url.clone(),
             email_enabled: mailer.is_some(),
         };
-        let services = Services::over(
+        let mut services = Services::over(
             store.clone(),
             artefacts.clone(),
             self.clock.clone(),
             sharing,
         );
+        // As the binary has them: the pool's metrics too, and the workers' outcomes.
+        let mut metrics = krafter_http::Metrics::new(Some(Arc::new(store.clone())));
+        store.register_metrics(metrics.registry_mut());
+        services.metrics = Arc::new(metrics);
+        let metrics = services.metrics.clone();
         let server = krafter_http::server_with(listener, services, self.timeouts)
             .expect("the server starts");
         let handle = server.handle();
@@ -176,7 +181,8 @@ impl TestAppBuilder {
                 self.clock,
                 config,
             )
-            .with_deliveries(deliveries),
+            .with_deliveries(deliveries)
+            .with_observer(metrics),
         );
         TestApp {
             base_url,

@@ -163,14 +163,18 @@ async fn enqueue_in(
         .select(organisations::export_quota)
         .single_value()
         .assume_not_null();
-    let used: i32 = diesel::update(quota_usage::table.find((org, month)))
+    let used: Option<i32> = diesel::update(quota_usage::table.find((org, month)))
         .filter(quota_usage::used.lt(org_limit))
         .set(quota_usage::used.eq(quota_usage::used + 1))
         .returning(quota_usage::used)
         .get_result(conn)
         .await
-        .optional()?
-        .ok_or(Tx::QuotaExceeded)?;
+        .optional()?;
+    let Some(used) = used else {
+        // In the request's span: the line names the request that was refused.
+        tracing::warn!(%org, %month, limit, "export refused: the organisation's monthly export quota is used up");
+        return Err(Tx::QuotaExceeded);
+    };
 
     let report: Report = diesel::insert_into(reports::table)
         .values(row)

@@ -6,6 +6,7 @@ pub(crate) mod exports;
 pub(crate) mod jobs;
 pub(crate) mod ledger;
 pub(crate) mod metrics;
+pub mod operator;
 mod organisations;
 mod projects;
 mod report_source;

@@ -10,6 +10,7 @@ mod ledger;
 mod metrics;
 mod migrations;
 mod organisations;
+mod pool;
 mod projects;
 mod regression_rate;
 mod report_source;

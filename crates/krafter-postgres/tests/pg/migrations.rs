@@ -23,7 +23,7 @@ const TABLES: [&str; 14] = [
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 4;
+const MIGRATIONS: usize = 5;
 
 #[derive(QueryableByName)]
 struct Exists {

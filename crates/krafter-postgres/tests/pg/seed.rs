@@ -192,3 +192,114 @@ async fn impossible_specs_are_refused_before_writing() {
     );
     assert_eq!(fx.count("SELECT count(*) FROM findings").await, 0);
 }
+
+/// `n` findings over May 2026: each created, triaged, and for every third one verified and
+/// resolved, with a regression on every ninth (closed on every eighteenth).
+fn bulk_findings(n: usize) -> Vec<krafter_postgres::seed::BulkFinding> {
+    use chrono::{DateTime, Duration, Utc};
+    use krafter_domain::ids::{FindingId, VerificationId};
+    use krafter_domain::ledger::{
+        Finding, FindingState, FindingTitle, PriorityScore, Regression, Severity, Verification,
+        VerificationResult,
+    };
+    let start: DateTime<Utc> = "2026-05-01T08:00:00Z".parse().unwrap();
+    (0..n)
+        .map(|i| {
+            let id = FindingId::generate();
+            let created = start + Duration::minutes(i as i64 * 3);
+            let score = PriorityScore::parse((i % 1001) as i64).unwrap();
+            let state = |status| FindingState {
+                status,
+                priority_score: score,
+            };
+            let mut history = vec![
+                (created, state(FindingStatus::New)),
+                (created + Duration::hours(5), state(FindingStatus::Triaged)),
+            ];
+            let mut verifications = Vec::new();
+            let mut regressions = Vec::new();
+            if i % 3 == 0 {
+                let verified = created + Duration::days(2);
+                verifications.push(Verification {
+                    id: VerificationId::generate(),
+                    finding_id: id,
+                    result: VerificationResult::Passed,
+                    occurred_at: verified,
+                });
+                history.push((verified, state(FindingStatus::Resolved)));
+                if i % 9 == 0 {
+                    let mut regression = Regression::open(id, verified + Duration::days(1));
+                    if i % 18 == 0 {
+                        regression.closed_at = Some(verified + Duration::days(3));
+                    }
+                    regressions.push(regression);
+                }
+            }
+            let (updated_at, last) = *history.last().unwrap();
+            krafter_postgres::seed::BulkFinding {
+                finding: Finding {
+                    id,
+                    title: FindingTitle::parse(&format!("Bulk finding {i}")).unwrap(),
+                    severity: Severity::ALL[i % Severity::ALL.len()],
+                    state: last,
+                    created_at: created,
+                    updated_at,
+                },
+                history,
+                verifications,
+                regressions,
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bulk_history_is_stored_as_given_with_exact_totals() {
+    let fx = Fixture::new().await;
+    let findings = bulk_findings(12_000);
+    let calls = Mutex::new(Vec::new());
+    let written = krafter_postgres::seed::bulk_history(
+        &fx.store,
+        fx.project.id,
+        findings.clone().into_iter(),
+        &|done| calls.lock().unwrap().push(done),
+    )
+    .await
+    .unwrap();
+    assert_eq!(written, 12_000);
+    assert_eq!(calls.into_inner().unwrap(), [5_000, 10_000, 12_000]);
+
+    let history = fx.store.history(fx.project.id).await.unwrap();
+    assert_eq!(history.findings.len(), 12_000);
+    let events: usize = findings.iter().map(|f| f.history.len()).sum();
+    assert_eq!(
+        history
+            .findings
+            .iter()
+            .map(|f| f.events.len())
+            .sum::<usize>(),
+        events
+    );
+    assert_eq!(history.verifications.len(), 4_000);
+    assert_eq!(history.regressions.len(), 1_334);
+    assert_eq!(
+        history
+            .regressions
+            .iter()
+            .filter(|r| r.closed_at.is_some())
+            .count(),
+        667
+    );
+    crate::assert_totals_replay_history(&fx.store, fx.project.id).await;
+
+    // Nothing half-written: a second write of the same ids fails and leaves the first intact.
+    assert!(krafter_postgres::seed::bulk_history(
+        &fx.store,
+        fx.project.id,
+        findings.into_iter().take(10),
+        &|_| {},
+    )
+    .await
+    .is_err());
+    assert_eq!(fx.count("SELECT count(*) FROM findings").await, 12_000);
+}

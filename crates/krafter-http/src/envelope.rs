@@ -307,8 +307,14 @@ fn envelope_errors(
         .and_then(|e| e.as_error::<ApiError>())
     {
         Some(api_error) => {
-            if let ApiError::Internal(source) = api_error {
-                tracing::error!(error = %source, details = ?source, "internal error");
+            match api_error {
+                ApiError::Internal(source) => {
+                    tracing::error!(error = %source, details = ?source, "internal error");
+                }
+                ApiError::StoreUnavailable(source) => {
+                    tracing::warn!(error = %source, "database unavailable; answered 503");
+                }
+                _ => {}
             }
             api_error.body()
         }

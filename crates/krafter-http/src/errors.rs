@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use krafter_domain::access::{AccessError, Scope};
 use krafter_domain::export::ExportError;
@@ -32,6 +32,12 @@ pub enum ApiError {
     Transition(#[from] TransitionError),
     #[error("{0}")]
     Unavailable(String),
+    /// The database could not be reached in time (busy, down, restarting): try again.
+    #[error("the service is briefly unavailable; try again shortly")]
+    StoreUnavailable(#[source] StorageError),
+    /// The key's request rate is used up for now; `retry_after` seconds until the next request.
+    #[error("too many requests for this API key; try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("the organisation's export quota for this month is used up")]
     QuotaExceeded,
     #[error("this Idempotency-Key was already used with a different request")]
@@ -61,7 +67,7 @@ pub struct ErrorBody {
     /// `not_found`, `method_not_allowed`, `invalid_transition`, `payload_too_large`,
     /// `unsupported_media_type`, `request_timeout`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
     /// `report_not_ready`, `report_failed`, `artefact_missing`, `invalid_channel`, `channel_unavailable`,
-    /// `request_failed`, `service_unavailable`, `internal_error`.
+    /// `request_failed`, `rate_limited`, `service_unavailable`, `internal_error`.
     #[schema(value_type = ErrorCode)]
     pub code: &'static str,
     pub message: String,
@@ -95,6 +101,7 @@ pub enum ErrorCode {
     InvalidChannel,
     ChannelUnavailable,
     RequestFailed,
+    RateLimited,
     ServiceUnavailable,
     InternalError,
 }
@@ -115,7 +122,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Transition(_) => "invalid_transition",
-            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Unavailable(_) | ApiError::StoreUnavailable(_) => "service_unavailable",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::QuotaExceeded => "quota_exceeded",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::ReportNotReady(_) => "report_not_ready",
@@ -160,7 +168,10 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Transition(_) => StatusCode::CONFLICT,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StoreUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ReportNotReady(_) => StatusCode::CONFLICT,
@@ -178,8 +189,17 @@ impl ResponseError for ApiError {
     /// here are kept.
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if let ApiError::QuotaExceeded = self {
-            response.insert_header((crate::QUOTA_REMAINING_HEADER, "0"));
+        match self {
+            ApiError::QuotaExceeded => {
+                response.insert_header((crate::QUOTA_REMAINING_HEADER, "0"));
+            }
+            ApiError::StoreUnavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, STORE_RETRY_AFTER_SECONDS));
+            }
+            ApiError::RateLimited { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, *retry_after));
+            }
+            _ => {}
         }
         response.finish()
     }
@@ -211,9 +231,16 @@ pub fn body_for_status(status: StatusCode) -> ErrorBody {
     }
 }
 
+/// The `Retry-After` of a 503 for an unreachable database: about one pool wait.
+const STORE_RETRY_AFTER_SECONDS: u64 = 1;
+
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
-        ApiError::Internal(Box::new(error))
+        if error.is_unavailable() {
+            ApiError::StoreUnavailable(error)
+        } else {
+            ApiError::Internal(Box::new(error))
+        }
     }
 }
 

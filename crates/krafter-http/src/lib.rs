@@ -6,6 +6,7 @@ mod errors;
 mod extract;
 pub mod metrics;
 pub mod openapi;
+mod rate_limit;
 mod routes;
 pub(crate) mod viewer;
 
@@ -29,6 +30,7 @@ use krafter_domain::Clock;
 
 pub use envelope::REQUEST_ID_HEADER;
 pub use metrics::Metrics;
+pub use rate_limit::{RateLimit, RateLimiter};
 
 /// Exports left this month, on every export response.
 pub const QUOTA_REMAINING_HEADER: &str = "x-quota-remaining";
@@ -52,6 +54,8 @@ pub struct Services {
     /// Whether the API answers `GET /metrics` (not when they have an address of their own,
     /// [`metrics_server`]).
     pub serve_metrics: bool,
+    /// Per-key request rates (off unless the composition root sets a limit).
+    pub rate_limiter: RateLimiter,
 }
 
 /// What sharing needs beyond the store, chosen by the composition root.
@@ -115,7 +119,22 @@ impl Services {
             readiness: shared,
             metrics,
             serve_metrics: true,
+            rate_limiter: RateLimiter::default(),
         }
+    }
+}
+
+impl Services {
+    /// Keys and projects kept for `ttl` after they are read ([`Authorizer::cache_for`]).
+    pub fn with_auth_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.authorizer = self.authorizer.cache_for(ttl);
+        self
+    }
+
+    /// Per-key request rates limited as `limit` says.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limiter = RateLimiter::new(limit);
+        self
     }
 }
 

@@ -228,6 +228,17 @@ fn complete_operation(operation: &mut Value) {
                 .or_insert_with(|| json!({ "content": { "application/json": { "schema": schema_ref("ErrorEnvelope") } } }));
         }
     }
+    // Every operation with a key can meet its rate limit, and every one reads the database.
+    if responses.contains_key("401") {
+        let error = || json!({ "content": { "application/json": { "schema": schema_ref("ErrorEnvelope") } } });
+        let limited = responses.entry("429").or_insert_with(error);
+        limited["description"] = json!(if id == "export_report" {
+            "`quota_exceeded`: the organisation's exports for this month are used up (no `Retry-After`); or `rate_limited`: the key's request rate is used up, try again after `Retry-After` seconds"
+        } else {
+            "`rate_limited`: the key's request rate is used up; try again after `Retry-After` seconds"
+        });
+        responses.entry("503").or_insert_with(error);
+    }
     for (status, response) in responses.iter_mut() {
         if response["description"].as_str().is_none_or(str::is_empty) {
             response["description"] = json!(default_description(status));
@@ -247,6 +258,13 @@ fn complete_operation(operation: &mut Value) {
                 "description": "`Bearer`, or `Bearer error=\"invalid_token\"` when a token was given",
                 "required": true,
                 "schema": { "type": "string", "pattern": "^Bearer" },
+            });
+        }
+        if status == "429" || status == "503" {
+            headers["Retry-After"] = json!({
+                "description": "Seconds to wait before trying again (on `rate_limited` and on `service_unavailable` when the database is briefly unreachable)",
+                "required": status == "429" && id != "export_report",
+                "schema": { "type": "integer", "minimum": 1 },
             });
         }
         if id == "export_report" && status == "202" {
@@ -434,7 +452,7 @@ fn default_description(status: &str) -> &'static str {
         "415" => "`unsupported_media_type`: a body that is not `application/json`",
         "422" => "`invalid_params`: the fields at fault are in `error.details`",
         "429" => "`quota_exceeded`",
-        "503" => "`service_unavailable`",
+        "503" => "`service_unavailable`: the database is briefly unreachable or every connection is busy; try again after `Retry-After` seconds",
         _ => "An error, in the envelope",
     }
 }

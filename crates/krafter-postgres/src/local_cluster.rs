@@ -213,6 +213,7 @@ pub struct LocalCluster {
     location: ClusterLocation,
     /// Whether this start ran `initdb`.
     created: bool,
+    durability: Durability,
     /// `None` once stopped, or when another process of ours already ran the server on this directory.
     server: Option<Server>,
 }
@@ -242,6 +243,7 @@ impl LocalCluster {
                 port,
                 location,
                 created: false,
+                durability,
                 server: None,
             });
         }
@@ -258,6 +260,7 @@ impl LocalCluster {
                         port,
                         location,
                         created,
+                        durability,
                         server: Some(server),
                     });
                 }
@@ -296,6 +299,27 @@ impl LocalCluster {
     /// Whether this process runs the server (rather than another process of ours).
     pub fn runs_server(&self) -> bool {
         self.server.is_some()
+    }
+
+    /// Starts the stopped server again on the same port (so that URLs handed out stay valid):
+    /// for tests of what clients see while the database restarts. Does nothing while it runs.
+    pub fn start_again(&mut self) -> Result<(), ClusterError> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        let bin = find_binaries(std::env::var_os("PATH").as_deref(), BIN_ROOTS)?;
+        let user = server_user()?;
+        let dir = self.location.dir.clone();
+        let server = Server::start(
+            &bin,
+            &dir.join("data"),
+            &dir.join("postgres.log"),
+            self.port,
+            user.as_ref(),
+            self.durability,
+        )?;
+        self.server = Some(server);
+        Ok(())
     }
 
     /// Stops the server (fast shutdown: open transactions are rolled back) and waits for it to

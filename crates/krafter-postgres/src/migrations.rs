@@ -57,14 +57,14 @@ where
     // Connect here, on the runtime, so that the connection's driver task lives on it.
     let conn = AsyncPgConnection::establish(database_url)
         .await
-        .map_err(StorageError::new)?;
+        .map_err(crate::store::storage_error)?;
     tokio::task::spawn_blocking(move || {
         let mut wrapper = Wrapper::from(conn);
         work(&mut wrapper)
     })
     .await
-    .map_err(StorageError::new)?
-    .map_err(StorageError)
+    .map_err(crate::store::storage_error)?
+    .map_err(crate::store::storage_error)
 }
 
 #[derive(QueryableByName)]
@@ -82,7 +82,7 @@ struct Version {
 /// The number of pending migrations, asked over an async connection (for readiness checks).
 pub(crate) async fn count_pending(conn: &mut AsyncPgConnection) -> Result<usize, StorageError> {
     let embedded: Vec<String> = MigrationSource::<Pg>::migrations(&MIGRATIONS)
-        .map_err(StorageError)?
+        .map_err(crate::store::storage_error)?
         .iter()
         .map(|m| m.name().version().to_string())
         .collect();
@@ -91,14 +91,14 @@ pub(crate) async fn count_pending(conn: &mut AsyncPgConnection) -> Result<usize,
     ))
     .get_result(conn)
     .await
-    .map_err(StorageError::new)?;
+    .map_err(crate::store::storage_error)?;
     let applied: HashSet<String> = if table.exists {
         diesel::sql_query(format!(
             "SELECT version::text AS version FROM {MIGRATIONS_TABLE}"
         ))
         .load::<Version>(conn)
         .await
-        .map_err(StorageError::new)?
+        .map_err(crate::store::storage_error)?
         .into_iter()
         .map(|v| v.version)
         .collect()

@@ -30,7 +30,7 @@ use crate::schema::{
 };
 
 fn corrupt(what: &str) -> StorageError {
-    StorageError::new(format!("unexpected stored value: {what}"))
+    crate::store::storage_error(format!("unexpected stored value: {what}"))
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -369,7 +369,7 @@ impl ReportRow {
             period_end: r.period_end,
             format: r.format.code(),
             status: r.status.code(),
-            snapshot: serde_json::to_value(&r.snapshot).map_err(StorageError::new)?,
+            snapshot: serde_json::to_value(&r.snapshot).map_err(crate::store::storage_error)?,
             error: r.error.clone(),
             artefact_key: r.artefact.as_ref().map(|a| a.key.clone()),
             artefact_size: r
@@ -377,7 +377,7 @@ impl ReportRow {
                 .as_ref()
                 .map(|a| i64::try_from(a.size_bytes))
                 .transpose()
-                .map_err(StorageError::new)?,
+                .map_err(crate::store::storage_error)?,
             quota_month: month.first_day(),
             exported_at: r.exported_at,
             shared_at: r.shared_at,

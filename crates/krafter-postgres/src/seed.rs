@@ -59,7 +59,7 @@ pub async fn synthetic_history(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(), StorageError> {
     if spec.days == 0 {
-        return Err(StorageError::new(
+        return Err(crate::store::storage_error(
             "a synthetic history spans at least one day",
         ));
     }
@@ -67,17 +67,21 @@ pub async fn synthetic_history(
         || spec.verifications >= MAX_SERIES
         || spec.regressions >= MAX_SERIES
     {
-        return Err(StorageError::new("too many synthetic rows asked for"));
+        return Err(crate::store::storage_error(
+            "too many synthetic rows asked for",
+        ));
     }
     if spec.findings == 0 && (spec.verifications > 0 || spec.regressions > 0) {
-        return Err(StorageError::new(
+        return Err(crate::store::storage_error(
             "verifications and regressions need at least one synthetic finding",
         ));
     }
     let start = spec
         .end
         .checked_sub_days(Days::new(u64::from(spec.days) - 1))
-        .ok_or_else(|| StorageError::new("the synthetic history starts before the calendar"))?;
+        .ok_or_else(|| {
+            crate::store::storage_error("the synthetic history starts before the calendar")
+        })?;
     let params = Params {
         project,
         total: spec.findings as i64,
@@ -111,7 +115,7 @@ pub async fn synthetic_history(
         crate::repos::metrics::rebuild_in(conn, project).await
     })
     .await
-    .map_err(StorageError::new)
+    .map_err(crate::store::storage_error)
 }
 
 /// One finding with its whole history, as the ledger would have stored it.
@@ -157,7 +161,7 @@ pub async fn bulk_history(
         Ok(written)
     })
     .await
-    .map_err(StorageError::new)
+    .map_err(crate::store::storage_error)
 }
 
 /// Columns of one chunk's rows, bound as arrays.

@@ -88,11 +88,11 @@ impl PgStore {
             .wait_timeout(Some(settings.wait_timeout))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         let first = tokio::time::timeout(CONNECT_TIMEOUT, pool.get())
             .await
-            .map_err(|_| StorageError::new("timed out connecting to PostgreSQL"))?
-            .map_err(StorageError::new)?;
+            .map_err(|_| crate::store::storage_error("timed out connecting to PostgreSQL"))?
+            .map_err(crate::store::storage_error)?;
         drop(first);
         Ok(PgStore {
             pool,
@@ -107,12 +107,46 @@ impl PgStore {
         let asked = std::time::Instant::now();
         let got = self.pool.get().await;
         self.pool_metrics.waited(asked.elapsed(), &got);
-        got.map_err(StorageError::new)
+        got.map_err(StorageError::unavailable)
     }
 
     pub(crate) fn database_url(&self) -> &str {
         &self.database_url
     }
+}
+
+/// A store failure, classified: a lost connection, or a server that is stopping or starting,
+/// is [`StorageError::unavailable`] (the request may be tried again); anything else failed.
+pub(crate) fn storage_error(
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> StorageError {
+    let error = error.into();
+    let lost = match error.downcast_ref::<DieselError>() {
+        Some(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+        Some(DieselError::DatabaseError(_, info)) => server_going_away(info.message()),
+        Some(DieselError::BrokenTransactionManager) => true,
+        _ => false,
+    };
+    if lost {
+        StorageError::unavailable(error)
+    } else {
+        StorageError::new(error)
+    }
+}
+
+/// PostgreSQL's messages for a server that is shutting down or not yet accepting work
+/// (SQLSTATE 57P01–57P03) and for a connection gone mid-query; diesel gives no code for them.
+fn server_going_away(message: &str) -> bool {
+    [
+        "terminating connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "connection closed",
+        "server closed the connection",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// The constraint a database error names, if it is of the given kind.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use anyhow::Context;
 use krafter_domain::access::Scopes;
-use krafter_domain::export::{ExportWorker, WorkerConfig};
+use krafter_domain::export::{ExportWorker, JobQueue, WorkerConfig};
 use krafter_domain::organisation::OrganisationRepository;
 use krafter_domain::share::{DeliveryWorker, DeliveryWorkerDeps};
 use krafter_domain::{Clock, SystemClock};
@@ -214,7 +214,12 @@ async fn serve(
         shutdown: config.shutdown_grace,
         ..krafter_http::Timeouts::default()
     };
-    let mut services = Services::over(store, artefacts, clock, sharing);
+    let mut services = Services::over(store, artefacts, clock, sharing)
+        .with_auth_cache(config.auth_cache)
+        .with_rate_limit(krafter_http::RateLimit {
+            per_minute: config.rate_limit_per_minute,
+            burst: config.rate_limit_burst,
+        });
     services.metrics = metrics;
     services.serve_metrics = metrics_server.is_none();
     let server = krafter_http::server_with(listener, services, timeouts)?;
@@ -260,24 +265,42 @@ async fn serve(
 }
 
 /// Asks the workers to stop after the job in hand and waits at most `grace` for them; those
-/// still busy then are dropped mid-job, and their jobs are taken over by another worker once
-/// their lease runs out.
+/// still busy then are stopped mid-job and their jobs handed back to the queue at once, for
+/// another worker (or node) to take over.
 async fn stop_workers_within(
     stop: watch::Sender<bool>,
-    mut workers: Vec<tokio::task::JoinHandle<()>>,
+    workers: Workers,
     grace: std::time::Duration,
 ) {
+    let Workers {
+        queue, mut running, ..
+    } = workers;
     let _ = stop.send(true);
-    let all = futures::future::join_all(workers.iter_mut());
-    if tokio::time::timeout(grace, all).await.is_err() {
-        let busy = workers.iter().filter(|w| !w.is_finished()).count();
-        tracing::warn!(
-            busy,
-            grace_seconds = grace.as_secs(),
-            "workers still busy after the grace period: stopping them; their jobs are taken over when their leases run out"
-        );
-        for worker in &workers {
-            worker.abort();
+    let all = futures::future::join_all(running.iter_mut().map(|(_, handle)| handle));
+    if tokio::time::timeout(grace, all).await.is_ok() {
+        return;
+    }
+    let busy: Vec<&str> = running
+        .iter()
+        .filter(|(_, handle)| !handle.is_finished())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    tracing::warn!(
+        busy = busy.len(),
+        grace_seconds = grace.as_secs(),
+        "workers still busy after the grace period: stopping them and handing their jobs back"
+    );
+    for (_, handle) in &running {
+        handle.abort();
+    }
+    for worker in busy {
+        match queue.hand_back(worker).await {
+            Ok(jobs) => tracing::info!(worker, jobs, "jobs handed back to the queue"),
+            Err(error) => tracing::warn!(
+                worker,
+                %error,
+                "could not hand the jobs back; they are taken over when their leases run out"
+            ),
         }
     }
 }
@@ -343,7 +366,11 @@ fn open_artefacts(config: &Config) -> anyhow::Result<FsArtefactStore> {
     Ok(store)
 }
 
-type Workers = (watch::Sender<bool>, Vec<tokio::task::JoinHandle<()>>);
+/// The workers a node runs: their names (as they lease jobs) and tasks, and their queue.
+struct Workers {
+    queue: Arc<dyn JobQueue>,
+    running: Vec<(String, tokio::task::JoinHandle<()>)>,
+}
 
 /// Starts `count` workers (exports and deliveries, from one queue); sending `true` on the
 /// returned channel stops them after the job in hand.
@@ -355,7 +382,7 @@ fn spawn_workers(
     adapters: &SharingAdapters,
     count: usize,
     metrics: Arc<Metrics>,
-) -> anyhow::Result<Workers> {
+) -> anyhow::Result<(watch::Sender<bool>, Workers)> {
     let (stop, stopped) = watch::channel(false);
     let mut worker_config = WorkerConfig::new(config.scratch_dir());
     worker_config.lease = config.job_lease;
@@ -391,7 +418,8 @@ fn spawn_workers(
             let mut stopped = stopped.clone();
             let name = format!("krafter-{}-{n}", std::process::id());
             let span = tracing::info_span!("worker", worker = %name);
-            tokio::spawn(
+            let task = tokio::spawn({
+                let name = name.clone();
                 async move {
                     worker
                         .run(&name, async move {
@@ -399,12 +427,20 @@ fn spawn_workers(
                         })
                         .await
                 }
-                .instrument(span),
-            )
+                .instrument(span)
+            });
+            (name, task)
         })
         .collect();
     tracing::info!(workers = count, "workers started (exports and deliveries)");
-    Ok((stop, handles))
+    let queue: Arc<dyn JobQueue> = Arc::new(store.clone());
+    Ok((
+        stop,
+        Workers {
+            queue,
+            running: handles,
+        },
+    ))
 }
 
 /// The name of the first of SIGINT and SIGTERM to arrive.

@@ -35,6 +35,7 @@ pub const KRAFTER_DB_POOL_TIMEOUT_MS: &str = "KRAFTER_DB_POOL_TIMEOUT_MS";
 pub const KRAFTER_SHUTDOWN_GRACE_SECONDS: &str = "KRAFTER_SHUTDOWN_GRACE_SECONDS";
 pub const KRAFTER_RATE_LIMIT: &str = "KRAFTER_RATE_LIMIT";
 pub const KRAFTER_RATE_LIMIT_BURST: &str = "KRAFTER_RATE_LIMIT_BURST";
+pub const KRAFTER_AUTH_CACHE_SECONDS: &str = "KRAFTER_AUTH_CACHE_SECONDS";
 pub const KRAFTER_PUBLIC_URL: &str = "KRAFTER_PUBLIC_URL";
 pub const KRAFTER_SMTP_URL: &str = "KRAFTER_SMTP_URL";
 pub const KRAFTER_MAIL_FROM: &str = "KRAFTER_MAIL_FROM";
@@ -114,6 +115,12 @@ pub const VARIABLES: &[Variable] = &[
         name: KRAFTER_RATE_LIMIT_BURST,
         default: "200",
         meaning: "Requests a key may make at once beyond its rate, 1 to 1000000.",
+    },
+    Variable {
+        name: KRAFTER_AUTH_CACHE_SECONDS,
+        default: "5",
+        meaning: "How long a node keeps an API key and a project it has read, 0 to 300 (0: \
+                  read them on every request): a revoked key is refused within this time.",
     },
     Variable {
         name: KRAFTER_PUBLIC_URL,
@@ -294,6 +301,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// `KRAFTER_RATE_LIMIT_BURST`
     pub rate_limit_burst: u32,
+    /// `KRAFTER_AUTH_CACHE_SECONDS`: the longest a revoked key may still be accepted.
+    pub auth_cache: Duration,
     /// `KRAFTER_ARTEFACTS_URL`, or files under `data_dir/artefacts`.
     pub artefacts: ArtefactLocation,
     /// `KRAFTER_PUBLIC_URL` without its trailing slash; `None`: `http://` and the bound address
@@ -326,6 +335,7 @@ impl fmt::Debug for Config {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
+            .field("auth_cache", &self.auth_cache)
             .field("artefacts", &format_args!("{}", self.artefacts))
             .field("public_url", &self.public_url)
             .field("smtp_url", &self.smtp_url)
@@ -380,6 +390,7 @@ impl Config {
             Duration::from_secs(r.number(KRAFTER_SHUTDOWN_GRACE_SECONDS, 30, 0..=3600));
         let rate_limit_per_minute = r.number(KRAFTER_RATE_LIMIT, 1200, 0..=1_000_000);
         let rate_limit_burst = r.number(KRAFTER_RATE_LIMIT_BURST, 200, 1..=1_000_000);
+        let auth_cache = Duration::from_secs(r.number(KRAFTER_AUTH_CACHE_SECONDS, 5, 0..=300));
         let artefacts = r.artefacts(&data_dir);
         let public_url = r.optional(KRAFTER_PUBLIC_URL, public_url);
         let (smtp_url, mail_from) = r.mail();
@@ -409,6 +420,7 @@ impl Config {
             shutdown_grace,
             rate_limit_per_minute,
             rate_limit_burst,
+            auth_cache,
             artefacts,
             public_url,
             smtp_url,
@@ -672,7 +684,8 @@ mod tests {
             "Config { bind: \"127.0.0.1:8080\", data_dir: \".krafter\", database_url: None, \
              log_filter: \"info\", log_format: Text, metrics_bind: None, workers: 2, \
              job_lease: 30s, db_pool_size: 16, db_pool_timeout: 2s, shutdown_grace: 30s, \
-             rate_limit_per_minute: 1200, rate_limit_burst: 200, artefacts: .krafter/artefacts, \
+             rate_limit_per_minute: 1200, rate_limit_burst: 200, auth_cache: 5s, \
+             artefacts: .krafter/artefacts, \
              public_url: None, smtp_url: None, mail_from: None, signing_keys: None, \
              webhook_allowed_hosts: [] }"
         );
@@ -693,6 +706,7 @@ mod tests {
             ("KRAFTER_SHUTDOWN_GRACE_SECONDS", "0"),
             ("KRAFTER_RATE_LIMIT", "0"),
             ("KRAFTER_RATE_LIMIT_BURST", "1"),
+            ("KRAFTER_AUTH_CACHE_SECONDS", "0"),
             ("KRAFTER_PUBLIC_URL", "https://reports.example.com/"),
             (
                 "KRAFTER_SMTP_URL",
@@ -726,6 +740,7 @@ mod tests {
         assert_eq!(config.shutdown_grace, Duration::ZERO);
         assert_eq!(config.rate_limit_per_minute, 0);
         assert_eq!(config.rate_limit_burst, 1);
+        assert_eq!(config.auth_cache, Duration::ZERO);
         assert_eq!(config.public_url("x"), "https://reports.example.com");
         assert_eq!(
             config.smtp_url.as_ref().unwrap().expose(),

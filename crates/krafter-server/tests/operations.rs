@@ -13,7 +13,7 @@ use krafter_test_support::{TestApp, TestDatabase};
 use serde_json::{json, Value};
 
 /// The variables `krafter` reads that a test could inherit from its environment.
-const VARIABLES: [&str; 19] = [
+const VARIABLES: [&str; 20] = [
     "DATABASE_URL",
     "KRAFTER_BIND",
     "KRAFTER_DATA_DIR",
@@ -25,6 +25,7 @@ const VARIABLES: [&str; 19] = [
     "KRAFTER_SHUTDOWN_GRACE_SECONDS",
     "KRAFTER_RATE_LIMIT",
     "KRAFTER_RATE_LIMIT_BURST",
+    "KRAFTER_AUTH_CACHE_SECONDS",
     "KRAFTER_PUBLIC_URL",
     "KRAFTER_SMTP_URL",
     "KRAFTER_MAIL_FROM",
@@ -84,6 +85,7 @@ fn the_help_lists_every_variable_with_its_default() {
         "30",
         "1200",
         "200",
+        "5",
         "http://<KRAFTER_BIND>",
         "unset",
         "unset",

@@ -40,6 +40,10 @@ pub struct TestAppBuilder {
     smtp: Option<(String, Option<Vec<u8>>)>,
     webhook_timeout: Duration,
     timeouts: krafter_http::Timeouts,
+    pool: krafter_postgres::PoolSettings,
+    rate_limit: krafter_http::RateLimit,
+    auth_cache: Duration,
+    database_server: Option<String>,
 }
 
 /// The link signing keys of every test app (and of tests that sign their own tokens).
@@ -61,6 +65,30 @@ impl TestAppBuilder {
     /// The server's client timeouts (the production defaults unless set).
     pub fn timeouts(mut self, timeouts: krafter_http::Timeouts) -> Self {
         self.timeouts = timeouts;
+        self
+    }
+
+    /// The database pool's size and wait timeout (8 connections, the default wait, unless set).
+    pub fn pool(mut self, pool: krafter_postgres::PoolSettings) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Per-key request rates (off unless set).
+    pub fn rate_limit(mut self, limit: krafter_http::RateLimit) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// The PostgreSQL server to make the app's schema on (the tests' server unless set).
+    pub fn database_server(mut self, url: String) -> Self {
+        self.database_server = Some(url);
+        self
+    }
+
+    /// How long keys and projects are kept after they are read (not at all unless set).
+    pub fn auth_cache(mut self, ttl: Duration) -> Self {
+        self.auth_cache = ttl;
         self
     }
 
@@ -102,9 +130,12 @@ impl TestAppBuilder {
     }
 
     /// Like `spawn`, but the workers start only with `start_workers`.
-    pub async fn spawn_paused(self) -> TestApp {
-        let db = TestDatabase::new().await;
-        let store = PgStore::connect(db.url(), 8)
+    pub async fn spawn_paused(mut self) -> TestApp {
+        let db = match self.database_server.take() {
+            Some(url) => TestDatabase::on(url).await,
+            None => TestDatabase::new().await,
+        };
+        let store = PgStore::connect_with(db.url(), self.pool)
             .await
             .expect("connect to the test schema");
         let files = tempfile::tempdir().expect("a temporary directory");
@@ -144,7 +175,9 @@ impl TestAppBuilder {
             artefacts.clone(),
             self.clock.clone(),
             sharing,
-        );
+        )
+        .with_auth_cache(self.auth_cache)
+        .with_rate_limit(self.rate_limit);
         // As the binary has them: the pool's metrics too, and the workers' outcomes.
         let mut metrics = krafter_http::Metrics::new(Some(Arc::new(store.clone())));
         store.register_metrics(metrics.registry_mut());
@@ -211,6 +244,41 @@ pub struct TestApp {
     pub db: TestDatabase,
 }
 
+/// A table lock held by a connection of its own ([`TestApp::lock_table`]); released on drop.
+pub struct TableLock {
+    conn: AsyncPgConnection,
+}
+
+impl TableLock {
+    /// Waits (up to 10 s) until `n` other sessions wait for a lock in the database.
+    pub async fn wait_for_waiters(&mut self, n: i64) {
+        #[derive(QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            waiting: i64,
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let row: Waiting = diesel::sql_query(
+                "SELECT count(*) AS waiting FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut self.conn)
+            .await
+            .expect("read pg_stat_activity");
+            if row.waiting >= n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {n} sessions waiting on the lock after 10 s",
+                row.waiting
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
 /// An organisation with one project and keys of each kind.
 pub struct Tenant {
     pub org: OrgId,
@@ -232,6 +300,10 @@ impl TestApp {
             smtp: None,
             webhook_timeout: Duration::from_secs(10),
             timeouts: krafter_http::Timeouts::default(),
+            pool: krafter_postgres::PoolSettings::new(8),
+            rate_limit: krafter_http::RateLimit::OFF,
+            auth_cache: Duration::ZERO,
+            database_server: None,
         }
     }
 
@@ -312,6 +384,24 @@ impl TestApp {
             .await
             .expect("the job exists");
         row.run_at
+    }
+
+    /// Locks `table` (ACCESS EXCLUSIVE) from a connection outside the app's pool until the
+    /// answer is dropped: every query of the app that touches it waits, holding its connection.
+    pub async fn lock_table(&self, table: &str) -> TableLock {
+        let mut conn = AsyncPgConnection::establish(self.db.url())
+            .await
+            .expect("connect");
+        for statement in [
+            "BEGIN".to_owned(),
+            format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+        ] {
+            diesel::sql_query(statement)
+                .execute(&mut conn)
+                .await
+                .expect("lock the table");
+        }
+        TableLock { conn }
     }
 
     /// How many artefacts are stored (the findings previews kept beside them not counted).

@@ -16,7 +16,11 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub async fn new() -> Self {
-        let server_url = crate::cluster::server_url();
+        Self::on(crate::cluster::server_url()).await
+    }
+
+    /// A schema of its own on the server at `server_url` (a cluster the test controls, say).
+    pub async fn on(server_url: String) -> Self {
         let schema = format!("test_{:016x}", rand::thread_rng().gen::<u64>());
         let mut conn = AsyncPgConnection::establish(&server_url)
             .await

@@ -6,5 +6,5 @@ pub mod db;
 pub mod smtp;
 pub mod vectors;
 
-pub use app::{Tenant, TestApp};
+pub use app::{TableLock, Tenant, TestApp};
 pub use db::TestDatabase;

@@ -1,6 +1,10 @@
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::access::api_key::{ApiKey, ApiKeyRepoError, ApiKeyRepository, ApiKeySecret, Scope};
+use crate::access::api_key::{
+    ApiKey, ApiKeyRepoError, ApiKeyRepository, ApiKeySecret, KeyPrefix, Scope,
+};
+use crate::access::cache::TtlCache;
 use crate::clock::Clock;
 use crate::ids::OrgId;
 use crate::project::{Project, ProjectRepoError, ProjectRepository, ProjectSlug};
@@ -49,13 +53,24 @@ pub struct Caller {
 }
 
 /// Turns a presented bearer string into a caller allowed to act on one project.
+///
+/// Keys and projects it has read may be kept for a short time to live ([`Authorizer::cache_for`];
+/// none by default): a key revoked in the store is refused within that time, on every node. The
+/// secret is still checked against the key's hash on every request.
 pub struct Authorizer {
     keys: Arc<dyn ApiKeyRepository>,
     projects: Arc<dyn ProjectRepository>,
     clock: Arc<dyn Clock>,
+    known_keys: TtlCache<KeyPrefix, ApiKey>,
+    known_projects: TtlCache<(OrgId, ProjectSlug), Project>,
 }
 
 impl Authorizer {
+    /// What the server keeps keys and projects for unless configured otherwise: the longest a
+    /// revoked key may still be accepted.
+    pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
+
+    /// An authorizer that reads the store on every request.
     pub fn new(
         keys: Arc<dyn ApiKeyRepository>,
         projects: Arc<dyn ProjectRepository>,
@@ -65,7 +80,17 @@ impl Authorizer {
             keys,
             projects,
             clock,
+            known_keys: TtlCache::new(Duration::ZERO),
+            known_projects: TtlCache::new(Duration::ZERO),
         }
+    }
+
+    /// Keeps what it reads for `ttl` (zero: nothing), so that a request costs no round trip
+    /// for its key or its project.
+    pub fn cache_for(mut self, ttl: Duration) -> Self {
+        self.known_keys = TtlCache::new(ttl);
+        self.known_projects = TtlCache::new(ttl);
+        self
     }
 
     /// Checks the key and its scope.
@@ -77,11 +102,20 @@ impl Authorizer {
         let secret = bearer
             .and_then(ApiKeySecret::parse)
             .ok_or(AccessError::Unauthenticated)?;
-        let key = self
-            .keys
-            .find_by_prefix(&secret.prefix())
-            .await?
-            .ok_or(AccessError::Unauthenticated)?;
+        let prefix = secret.prefix();
+        let key = match self.known_keys.get(&prefix) {
+            Some(key) => key,
+            None => {
+                let asked_at = Instant::now();
+                let key = self
+                    .keys
+                    .find_by_prefix(&prefix)
+                    .await?
+                    .ok_or(AccessError::Unauthenticated)?;
+                self.known_keys.insert(prefix, key.clone(), asked_at);
+                key
+            }
+        };
         if !key.hash.matches(&secret.hash()) || key.revoked_at.is_some() {
             return Err(AccessError::Unauthenticated);
         }
@@ -103,19 +137,35 @@ impl Authorizer {
             return Err(AccessError::NotFound);
         }
         let slug = ProjectSlug::parse(slug).map_err(|_| AccessError::NotFound)?;
-        self.projects
-            .find(org, &slug)
+        let cache_key = (org, slug);
+        if let Some(project) = self.known_projects.get(&cache_key) {
+            return Ok(project);
+        }
+        let asked_at = Instant::now();
+        let project = self
+            .projects
+            .find(org, &cache_key.1)
             .await?
-            .ok_or(AccessError::NotFound)
+            .ok_or(AccessError::NotFound)?;
+        self.known_projects
+            .insert(cache_key, project.clone(), asked_at);
+        Ok(project)
     }
 
     /// Whether the key's last use is old enough to be worth recording again; recording every
-    /// request would add a write to each read.
+    /// request would add a write to each read. A `true` claims the recording: the cached key
+    /// counts as used now, so that the requests right behind this one do not record it too.
     pub fn use_worth_recording(&self, caller: &Caller) -> bool {
-        caller
+        let now = self.clock.now();
+        let worth = caller
             .key
             .last_used_at
-            .is_none_or(|at| self.clock.now() - at >= LAST_USED_PRECISION)
+            .is_none_or(|at| now - at >= LAST_USED_PRECISION);
+        if worth {
+            self.known_keys
+                .update(&caller.key.prefix, |key| key.last_used_at = Some(now));
+        }
+        worth
     }
 
     /// Records that the key was used; a failure here must not fail the request it served.

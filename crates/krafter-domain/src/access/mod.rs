@@ -2,6 +2,7 @@
 
 mod api_key;
 mod authorizer;
+mod cache;
 
 #[cfg(feature = "mock")]
 pub use api_key::MockApiKeyRepository;

@@ -140,6 +140,9 @@ pub enum JobQueueError {
 ///   waiting for it due (they then fail, saying why).
 /// - `wait` returns when a job may have become due (a notification) or after `timeout`.
 /// - `outstanding` counts jobs of either kind not yet finished (queued or running).
+/// - `hand_back` ends the leases `worker` holds now, as if they had run out: the jobs are
+///   claimable at once by any worker, the attempt counted as when a worker dies; answers how
+///   many. For a worker stopped mid-job at shutdown, so that its jobs do not wait out a lease.
 /// - `depth` counts the unfinished jobs by kind and status (queued — due or waiting for a retry
 ///   or for their report — and running), for the metrics: one query whose answer has at most a
 ///   row per kind and status, bounded in time (it fails rather than hold a scrape up); a kind and
@@ -162,6 +165,7 @@ pub trait JobQueue: Send + Sync {
     async fn wait(&self, timeout: Duration) -> Result<(), JobQueueError>;
     async fn outstanding(&self) -> Result<u64, JobQueueError>;
     async fn depth(&self) -> Result<Vec<QueueDepth>, JobQueueError>;
+    async fn hand_back(&self, worker: &str) -> Result<u64, JobQueueError>;
 }
 
 /// What a job in the queue is for.

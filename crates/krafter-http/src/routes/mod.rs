@@ -25,8 +25,8 @@ pub struct ProjectPath {
 }
 
 /// Authenticates the caller for `scope` and resolves the project it may act on.
-/// Order: 401 (key) before 403 (scope) before 404 (ownership), so that nothing about another
-/// organisation is revealed to a caller without a valid key.
+/// Order: 401 (key) before 403 (scope) before 429 (the key's rate) before 404 (ownership), so
+/// that nothing about another organisation is revealed to a caller without a valid key.
 pub async fn project_access(
     req: &HttpRequest,
     services: &web::Data<Services>,
@@ -34,6 +34,10 @@ pub async fn project_access(
     path: &ProjectPath,
 ) -> Result<Project, ApiError> {
     let caller = services.authorizer.authenticate(bearer(req), scope).await?;
+    if let Err(refusal) = services.rate_limiter.check(caller.key.id) {
+        services.metrics.count_rate_limited();
+        return Err(refusal);
+    }
     let org: OrgId = path
         .org_id
         .parse()

@@ -8,6 +8,7 @@ mod gaps;
 mod golden;
 mod helpers;
 mod hostile;
+mod limits;
 mod protocol;
 mod share_email;
 mod shares;

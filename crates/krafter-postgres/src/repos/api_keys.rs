@@ -5,7 +5,6 @@ use diesel::result::DatabaseErrorKind;
 use diesel_async::RunQueryDsl;
 use krafter_domain::access::{ApiKey, ApiKeyRepoError, ApiKeyRepository, KeyPrefix};
 use krafter_domain::ids::{ApiKeyId, OrgId};
-use krafter_domain::storage::StorageError;
 
 use crate::rows::ApiKeyRow;
 use crate::schema::api_keys;
@@ -26,7 +25,7 @@ impl ApiKeyRepository for PgStore {
                 } else if violated(&e, DatabaseErrorKind::ForeignKeyViolation).is_some() {
                     ApiKeyRepoError::UnknownOrganisation
                 } else {
-                    StorageError::new(e).into()
+                    crate::store::storage_error(e).into()
                 }
             })?;
         Ok(())
@@ -40,7 +39,7 @@ impl ApiKeyRepository for PgStore {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         Ok(row.map(ApiKey::try_from).transpose()?)
     }
 
@@ -60,7 +59,7 @@ impl ApiKeyRepository for PgStore {
         .set(api_keys::revoked_at.eq(at))
         .execute(&mut conn)
         .await
-        .map_err(StorageError::new)?;
+        .map_err(crate::store::storage_error)?;
         Ok(changed > 0)
     }
 
@@ -79,7 +78,7 @@ impl ApiKeyRepository for PgStore {
         .set(api_keys::last_used_at.eq(at))
         .execute(&mut conn)
         .await
-        .map_err(StorageError::new)?;
+        .map_err(crate::store::storage_error)?;
         Ok(())
     }
 }

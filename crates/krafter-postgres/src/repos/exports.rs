@@ -48,7 +48,7 @@ impl From<StorageError> for Tx {
 impl From<Tx> for ExportRepoError {
     fn from(e: Tx) -> Self {
         match e {
-            Tx::Db(e) => ExportRepoError::Storage(StorageError::new(e)),
+            Tx::Db(e) => ExportRepoError::Storage(crate::store::storage_error(e)),
             Tx::Storage(e) => ExportRepoError::Storage(e),
             Tx::QuotaExceeded => ExportRepoError::QuotaExceeded,
             Tx::KeyReused => ExportRepoError::IdempotencyKeyReused,
@@ -58,7 +58,7 @@ impl From<Tx> for ExportRepoError {
 }
 
 fn storage(e: DieselError) -> ExportRepoError {
-    ExportRepoError::Storage(StorageError::new(e))
+    ExportRepoError::Storage(crate::store::storage_error(e))
 }
 
 fn remaining(limit: i32, used: i32) -> u32 {
@@ -287,7 +287,8 @@ impl ExportRepository for PgStore {
         let used = used_in(conn, org, month.first_day())
             .await
             .map_err(storage)?;
-        let corrupt = |what: &str| StorageError::new(format!("unexpected stored value: {what}"));
+        let corrupt =
+            |what: &str| crate::store::storage_error(format!("unexpected stored value: {what}"));
         Ok(QuotaUsage {
             limit: u32::try_from(limit).map_err(|_| corrupt("export quota"))?,
             used: u32::try_from(used).map_err(|_| corrupt("quota usage"))?,
@@ -296,7 +297,7 @@ impl ExportRepository for PgStore {
 
     async fn set_quota_limit(&self, org: OrgId, limit: QuotaLimit) -> Result<(), ExportRepoError> {
         let mut conn = self.conn().await?;
-        let limit = i32::try_from(limit.get()).map_err(StorageError::new)?;
+        let limit = i32::try_from(limit.get()).map_err(crate::store::storage_error)?;
         let updated = diesel::update(organisations::table.find(org.as_uuid()))
             .set(organisations::export_quota.eq(limit))
             .execute(&mut conn)

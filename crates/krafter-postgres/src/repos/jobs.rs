@@ -90,7 +90,7 @@ fn db_now() -> SqlLiteral<Timestamptz> {
 fn interval(d: Duration) -> Result<PgInterval, StorageError> {
     i64::try_from(d.as_micros())
         .map(PgInterval::from_microseconds)
-        .map_err(|_| StorageError::new("lease too long"))
+        .map_err(|_| crate::store::storage_error("lease too long"))
 }
 
 /// Why a queue transaction stopped.
@@ -115,7 +115,7 @@ impl From<StorageError> for Tx {
 impl From<Tx> for JobQueueError {
     fn from(e: Tx) -> Self {
         match e {
-            Tx::Db(e) => JobQueueError::Storage(StorageError::new(e)),
+            Tx::Db(e) => JobQueueError::Storage(crate::store::storage_error(e)),
             Tx::Storage(e) => JobQueueError::Storage(e),
             Tx::LeaseLost => JobQueueError::LeaseLost,
         }
@@ -195,7 +195,7 @@ async fn move_report(
     let size = artefact
         .map(|a| i64::try_from(a.size_bytes))
         .transpose()
-        .map_err(StorageError::new)?;
+        .map_err(crate::store::storage_error)?;
     // A report shared while its export ran is `shared` once exported.
     let shared_code = if exported {
         ReportStatus::Shared.code()
@@ -326,7 +326,7 @@ async fn take_lease(
         .get_result(conn)
         .await?;
     let attempt = u32::try_from(attempts)
-        .map_err(|_| StorageError::new("unexpected stored value: attempts"))?;
+        .map_err(|_| crate::store::storage_error("unexpected stored value: attempts"))?;
     Ok((token, attempt))
 }
 
@@ -344,7 +344,7 @@ pub(crate) async fn renew(
         .set(j::lease_expires_at.eq((db_now() + duration).nullable()))
         .execute(conn)
         .await
-        .map_err(StorageError::new)?;
+        .map_err(crate::store::storage_error)?;
     if renewed == 0 {
         return Err(JobQueueError::LeaseLost);
     }
@@ -385,16 +385,16 @@ impl PgStore {
     async fn start_listening(&self) -> Result<Listening, StorageError> {
         let mut conn = AsyncPgConnection::establish(self.database_url())
             .await
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         diesel::sql_query(format!("LISTEN {JOBS_CHANNEL}"))
             .execute(&mut conn)
             .await
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         let Schema { schema } =
             diesel::sql_query("SELECT coalesce(current_schema(), '') AS schema")
                 .get_result(&mut conn)
                 .await
-                .map_err(StorageError::new)?;
+                .map_err(crate::store::storage_error)?;
         Ok(Listening { conn, schema })
     }
 
@@ -557,8 +557,30 @@ impl JobQueue for PgStore {
             .count()
             .get_result(&mut conn)
             .await
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn hand_back(&self, worker: &str) -> Result<u64, JobQueueError> {
+        let mut conn = self.conn().await?;
+        // Expired a microsecond ago: `claim` takes running jobs whose lease is in the past.
+        let handed = diesel::update(jobs::table)
+            .filter(jobs::state.eq(JobState::Running as i16))
+            .filter(jobs::leased_by.eq(worker))
+            .filter(jobs::lease_expires_at.gt(db_now().nullable()))
+            .set(jobs::lease_expires_at.eq(sql::<Nullable<Timestamptz>>(
+                "now() - interval '1 microsecond'",
+            )))
+            .execute(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
+        if handed > 0 {
+            // Idle workers wait for a notification or their poll interval: wake them.
+            notify_workers(&mut conn)
+                .await
+                .map_err(crate::store::storage_error)?;
+        }
+        Ok(u64::try_from(handed).unwrap_or(0))
     }
 
     async fn depth(&self) -> Result<Vec<QueueDepth>, JobQueueError> {
@@ -578,7 +600,7 @@ impl JobQueue for PgStore {
                     .await
             })
             .await
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         rows.into_iter()
             .map(|(kind, state, jobs)| {
                 let status = match state {
@@ -592,9 +614,9 @@ impl JobQueue for PgStore {
                         status,
                         jobs: u64::try_from(jobs).unwrap_or(0),
                     }),
-                    _ => Err(JobQueueError::Storage(StorageError::new(format!(
-                        "unexpected stored job kind {kind} or state {state}"
-                    )))),
+                    _ => Err(JobQueueError::Storage(crate::store::storage_error(
+                        format!("unexpected stored job kind {kind} or state {state}"),
+                    ))),
                 }
             })
             .collect()

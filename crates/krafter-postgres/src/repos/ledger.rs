@@ -55,7 +55,7 @@ impl From<StorageError> for TxError {
 impl From<TxError> for LedgerRepoError {
     fn from(e: TxError) -> Self {
         match e {
-            TxError::Db(e) => LedgerRepoError::Storage(StorageError::new(e)),
+            TxError::Db(e) => LedgerRepoError::Storage(crate::store::storage_error(e)),
             TxError::Storage(e) => LedgerRepoError::Storage(e),
             TxError::FindingNotFound => LedgerRepoError::FindingNotFound,
             TxError::RegressionNotFound => LedgerRepoError::RegressionNotFound,
@@ -289,7 +289,10 @@ impl LedgerRepository for PgStore {
                 ),
             );
         }
-        let rows: Vec<FindingRow> = select.load(&mut conn).await.map_err(StorageError::new)?;
+        let rows: Vec<FindingRow> = select
+            .load(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
         let more = rows.len() > limit;
         let items = rows
             .into_iter()

@@ -126,7 +126,10 @@ impl MetricsRepository for PgStore {
             from: window.from(),
             to: window.to(),
         };
-        let rows: Vec<DeltaRow> = query.load(&mut conn).await.map_err(StorageError::new)?;
+        let rows: Vec<DeltaRow> = query
+            .load(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
         let mut ledger = DeltaLedger::default();
         for row in rows {
             match row.day {
@@ -269,7 +272,7 @@ impl PgStore {
             rebuild_in(conn, project).await
         })
         .await
-        .map_err(StorageError::new)
+        .map_err(crate::store::storage_error)
     }
 
     /// The project's stored daily totals (per-day deltas), non-zero days only.
@@ -283,7 +286,7 @@ impl PgStore {
             .select(DailyTotalRow::as_select())
             .load(&mut conn)
             .await
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         Ok(rows
             .into_iter()
             .map(|row| (row.day, row.delta()))

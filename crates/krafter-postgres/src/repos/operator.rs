@@ -101,14 +101,15 @@ impl PgStore {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         let Some((head, tail, job)) = row else {
             return Ok(None);
         };
         let (id, org_id, project_id, project_slug, format, status, start, end, error, detail) =
             head;
         let (artefact_key, artefact_size, created_at, updated_at, exported_at, shared_at) = tail;
-        let corrupt = |what: &str| StorageError::new(format!("report {id}: unknown {what} code"));
+        let corrupt =
+            |what: &str| crate::store::storage_error(format!("report {id}: unknown {what} code"));
         let (attempts, next_attempt_at) = match job {
             Some((attempts, state, run_at)) => (
                 u32::try_from(attempts).unwrap_or(0),

@@ -3,7 +3,6 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use krafter_domain::ids::OrgId;
 use krafter_domain::organisation::{Organisation, OrganisationRepoError, OrganisationRepository};
-use krafter_domain::storage::StorageError;
 
 use crate::rows::OrganisationRow;
 use crate::schema::organisations;
@@ -17,7 +16,7 @@ impl OrganisationRepository for PgStore {
             .values(OrganisationRow::from(organisation))
             .execute(&mut conn)
             .await
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         Ok(())
     }
 
@@ -29,7 +28,7 @@ impl OrganisationRepository for PgStore {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         Ok(row.map(Organisation::from))
     }
 
@@ -40,7 +39,7 @@ impl OrganisationRepository for PgStore {
         ))
         .get_result(&mut conn)
         .await
-        .map_err(StorageError::new)?;
+        .map_err(crate::store::storage_error)?;
         Ok(any)
     }
 }

@@ -4,7 +4,6 @@ use diesel::result::DatabaseErrorKind;
 use diesel_async::RunQueryDsl;
 use krafter_domain::ids::OrgId;
 use krafter_domain::project::{Project, ProjectRepoError, ProjectRepository, ProjectSlug};
-use krafter_domain::storage::StorageError;
 
 use crate::rows::ProjectRow;
 use crate::schema::projects;
@@ -26,7 +25,7 @@ impl ProjectRepository for PgStore {
                 } else if violated(&e, DatabaseErrorKind::ForeignKeyViolation).is_some() {
                     ProjectRepoError::UnknownOrganisation
                 } else {
-                    StorageError::new(e).into()
+                    crate::store::storage_error(e).into()
                 }
             })?;
         Ok(())
@@ -45,7 +44,7 @@ impl ProjectRepository for PgStore {
             .first(&mut conn)
             .await
             .optional()
-            .map_err(StorageError::new)?;
+            .map_err(crate::store::storage_error)?;
         Ok(row.map(Project::try_from).transpose()?)
     }
 }

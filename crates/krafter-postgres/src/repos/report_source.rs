@@ -17,7 +17,6 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, Trans
 use krafter_domain::export::{FindingBatches, ReportFinding, ReportSource, ReportSourceError};
 use krafter_domain::ids::ProjectId;
 use krafter_domain::ledger::FindingStatus;
-use krafter_domain::storage::StorageError;
 
 use crate::rows::ReportFindingRow;
 use crate::schema::{organisations, projects};
@@ -66,7 +65,7 @@ fn open_codes() -> Vec<i16> {
 }
 
 fn storage(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ReportSourceError {
-    ReportSourceError::Storage(StorageError::new(e))
+    ReportSourceError::Storage(crate::store::storage_error(e))
 }
 
 /// Takes the connection out of the pool and closes it: the server rolls its transaction back.

@@ -43,7 +43,7 @@ impl From<StorageError> for Tx {
 impl From<Tx> for ShareRepoError {
     fn from(e: Tx) -> Self {
         match e {
-            Tx::Db(e) => ShareRepoError::Storage(StorageError::new(e)),
+            Tx::Db(e) => ShareRepoError::Storage(crate::store::storage_error(e)),
             Tx::Storage(e) => ShareRepoError::Storage(e),
             Tx::Answer(e) => e,
         }
@@ -51,7 +51,7 @@ impl From<Tx> for ShareRepoError {
 }
 
 fn storage(e: DieselError) -> ShareRepoError {
-    ShareRepoError::Storage(StorageError::new(e))
+    ShareRepoError::Storage(crate::store::storage_error(e))
 }
 
 /// The report to share, locked until the transaction ends.
@@ -92,7 +92,7 @@ async fn pick_report(
         return Ok(latest);
     }
     let placeholder = new.placeholder.as_ref().ok_or_else(|| {
-        StorageError::new("a share of the latest report comes with a placeholder")
+        crate::store::storage_error("a share of the latest report comes with a placeholder")
     })?;
     let row = ReportRow::new(placeholder, QuotaMonth::of(placeholder.created_at))?;
     let stored: ReportRow = diesel::insert_into(r::table)
@@ -112,7 +112,7 @@ async fn create_in(
     use reports as r;
     let report = pick_report(conn, project, new).await?;
     let status = ReportStatus::from_code(report.status)
-        .ok_or_else(|| StorageError::new("unexpected stored value: report status"))?;
+        .ok_or_else(|| crate::store::storage_error("unexpected stored value: report status"))?;
     let now = new.share.created_at;
     let exported = match status {
         ReportStatus::Failed => return Err(Tx::Answer(ShareRepoError::ReportFailed)),

@@ -333,6 +333,34 @@ async fn an_expired_lease_is_taken_over_and_the_first_worker_can_write_nothing()
 }
 
 #[tokio::test]
+async fn jobs_handed_back_at_shutdown_are_claimable_at_once_and_only_that_workers() {
+    let fx = Fixture::new().await;
+    let (mine, _) = created(&fx.store, &export(&fx.project, None)).await;
+    let (theirs, _) = created(&fx.store, &export(&fx.project, None)).await;
+    let held = claim(&fx.store, "stopping", LONG).await;
+    let other = claim(&fx.store, "staying", LONG).await;
+    assert_eq!((held.report.id, other.report.id), (mine.id, theirs.id));
+    assert!(fx.store.claim("next", LONG).await.unwrap().is_none());
+
+    assert_eq!(fx.store.hand_back("stopping").await.unwrap(), 1);
+    assert_eq!(fx.store.hand_back("stopping").await.unwrap(), 0);
+    assert_eq!(fx.store.hand_back("nobody").await.unwrap(), 0);
+    // Taken over at once, as an expired lease is: the next attempt, a new token.
+    let taken = claim(&fx.store, "next", LONG).await;
+    assert_eq!(taken.report.id, mine.id);
+    assert_eq!((held.attempt, taken.attempt), (1, 2));
+    lost(fx.store.heartbeat(&held, LONG).await);
+    assert!(fx.store.claim("next", LONG).await.unwrap().is_none());
+    let kept = job(&fx, theirs.id).await;
+    assert_eq!(kept.leased_by.as_deref(), Some("staying"));
+    assert_eq!(kept.lease_token, Some(other.lease_token));
+    for (job, id) in [(&taken, mine.id), (&other, theirs.id)] {
+        fx.store.complete(job, &artefact(id)).await.unwrap();
+    }
+    assert_eq!(fx.store.outstanding().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn a_retry_requeues_and_is_not_claimable_before_its_time() {
     let fx = Fixture::new().await;
     let (report, _) = created(&fx.store, &export(&fx.project, None)).await;

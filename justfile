@@ -21,6 +21,11 @@ bench:
     cargo bench -p krafter-server --bench export
     cargo bench -p krafter-render --bench pdf
 
+# The summary under load (wrk -t2 -c64) at 1,000,000 findings, next to /healthz and pgbench on the
+# summary's query (see docs/benchmarks.md); needs wrk and pgbench
+load:
+    bash crates/krafter-server/benches/load.sh
+
 # Everything CI runs, including the smoke test with the local cluster
 ci:
     bash .ci/run

@@ -14,7 +14,7 @@ pub struct StorageError {
 /// Whether trying again later can help: the API answers the first 503 with `Retry-After`, the
 /// second 500.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageErrorKind {
+enum StorageErrorKind {
     /// The store could not be reached in time: every connection busy past the pool's wait
     /// timeout, the server down or restarting, a connection lost mid-request. Nothing was done.
     Unavailable,
@@ -39,16 +39,7 @@ impl StorageError {
         }
     }
 
-    pub fn kind(&self) -> StorageErrorKind {
-        self.kind
-    }
-
     pub fn is_unavailable(&self) -> bool {
         self.kind == StorageErrorKind::Unavailable
-    }
-
-    /// The adapter's own error, for adapters that classify it further.
-    pub fn source_error(&self) -> &(dyn Error + Send + Sync + 'static) {
-        self.source.as_ref()
     }
 }

@@ -263,7 +263,11 @@ fn complete_operation(operation: &mut Value) {
         if status == "429" || status == "503" {
             headers["Retry-After"] = json!({
                 "description": "Seconds to wait before trying again (on `rate_limited` and on `service_unavailable` when the database is briefly unreachable)",
-                "required": status == "429" && id != "export_report",
+                // Always sent but on a quota refusal and on /readyz (which takes no key).
+                "required": match status.as_str() {
+                    "429" => id != "export_report",
+                    _ => id != "readyz",
+                },
                 "schema": { "type": "integer", "minimum": 1 },
             });
         }

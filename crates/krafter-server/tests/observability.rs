@@ -2,14 +2,17 @@
 //! every layer and the job's report id, `GET /metrics` with exact counts, `KRAFTER_METRICS_BIND`,
 //! and an invalid `RUST_LOG` refused at start-up.
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use krafter_test_support::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::krafter;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
@@ -18,18 +21,6 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(60);
 
 const AUDIT: &str = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
-
-/// A one-off `krafter` command's single line of output.
-fn krafter(db: &TestDatabase, args: &[&str]) -> String {
-    let output: Output = std::process::Command::new(env!("CARGO_BIN_EXE_krafter"))
-        .args(args)
-        .env("DATABASE_URL", db.url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("krafter runs");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 /// An organisation with a project `web`, a key with both scopes and a monthly quota of `quota`.
 struct Tenant {

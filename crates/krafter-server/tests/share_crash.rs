@@ -6,27 +6,19 @@
 //! the next worker claims it, finds it `sending`, cannot know whether the message arrived, and
 //! fails the delivery with `OUTCOME_UNKNOWN` instead of sending it again: at most once.
 
+mod support;
+
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use krafter_domain::share::OUTCOME_UNKNOWN;
 use krafter_test_support::smtp::{SmtpReply, SmtpServer, SmtpServerOptions};
 use krafter_test_support::TestDatabase;
 use serde_json::{json, Value};
+use support::krafter;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn krafter(db: &TestDatabase, args: &[&str]) -> String {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_krafter"))
-        .args(args)
-        .env("DATABASE_URL", db.url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("krafter runs");
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 struct Server {
     child: Child,

@@ -66,10 +66,6 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// What the server keeps keys and projects for unless configured otherwise: the longest a
-    /// revoked key may still be accepted.
-    pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(5);
-
     /// An authorizer that reads the store on every request.
     pub fn new(
         keys: Arc<dyn ApiKeyRepository>,

@@ -28,6 +28,7 @@ use krafter_http::{Services, Sharing};
 use krafter_postgres::PgStore;
 use krafter_render::{FsArtefactStore, Renderer};
 
+use crate::db::TableLock;
 use crate::TestDatabase;
 
 /// How to build a [`TestApp`].
@@ -244,41 +245,6 @@ pub struct TestApp {
     pub db: TestDatabase,
 }
 
-/// A table lock held by a connection of its own ([`TestApp::lock_table`]); released on drop.
-pub struct TableLock {
-    conn: AsyncPgConnection,
-}
-
-impl TableLock {
-    /// Waits (up to 10 s) until `n` other sessions wait for a lock in the database.
-    pub async fn wait_for_waiters(&mut self, n: i64) {
-        #[derive(QueryableByName)]
-        struct Waiting {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            waiting: i64,
-        }
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let row: Waiting = diesel::sql_query(
-                "SELECT count(*) AS waiting FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-            )
-            .get_result(&mut self.conn)
-            .await
-            .expect("read pg_stat_activity");
-            if row.waiting >= n {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} of {n} sessions waiting on the lock after 10 s",
-                row.waiting
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-}
-
 /// An organisation with one project and keys of each kind.
 pub struct Tenant {
     pub org: OrgId,
@@ -389,19 +355,7 @@ impl TestApp {
     /// Locks `table` (ACCESS EXCLUSIVE) from a connection outside the app's pool until the
     /// answer is dropped: every query of the app that touches it waits, holding its connection.
     pub async fn lock_table(&self, table: &str) -> TableLock {
-        let mut conn = AsyncPgConnection::establish(self.db.url())
-            .await
-            .expect("connect");
-        for statement in [
-            "BEGIN".to_owned(),
-            format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
-        ] {
-            diesel::sql_query(statement)
-                .execute(&mut conn)
-                .await
-                .expect("lock the table");
-        }
-        TableLock { conn }
+        self.db.lock_table(table).await
     }
 
     /// How many artefacts are stored (the findings previews kept beside them not counted).

@@ -4,7 +4,10 @@
 //! binary (see [`crate::cluster`]). Schemas rather than databases: `CREATE DATABASE` copies a
 //! template under a cluster-wide lock and serialises parallel tests.
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use std::time::Duration;
+
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use rand::Rng;
 
 /// A migrated schema that lives as long as this value.
@@ -47,6 +50,43 @@ impl TestDatabase {
     pub fn schema(&self) -> &str {
         &self.schema
     }
+
+    /// The rows of `select` as JSON objects (column name → value), through a connection of its
+    /// own: for tests that check what a process wrote.
+    pub async fn rows(&self, select: &str) -> Vec<serde_json::Value> {
+        #[derive(QueryableByName)]
+        struct Rows {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            rows: String,
+        }
+        let mut conn = AsyncPgConnection::establish(self.url())
+            .await
+            .expect("connect");
+        let sql = format!("SELECT coalesce(json_agg(r), '[]')::text AS rows FROM ({select}) r");
+        let rows: Rows = diesel::sql_query(&sql)
+            .get_result(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{select}: {e}"));
+        serde_json::from_str(&rows.rows).expect("JSON rows")
+    }
+
+    /// Locks `table` (ACCESS EXCLUSIVE) from a connection of its own until the answer is
+    /// dropped: every other session's query that touches it waits, holding its connection.
+    pub async fn lock_table(&self, table: &str) -> TableLock {
+        let mut conn = AsyncPgConnection::establish(self.url())
+            .await
+            .expect("connect");
+        for statement in [
+            "BEGIN".to_owned(),
+            format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"),
+        ] {
+            diesel::sql_query(statement)
+                .execute(&mut conn)
+                .await
+                .expect("lock the table");
+        }
+        TableLock { conn }
+    }
 }
 
 impl Drop for TestDatabase {
@@ -77,4 +117,39 @@ impl Drop for TestDatabase {
 pub fn with_search_path(server_url: &str, schema: &str) -> String {
     let separator = if server_url.contains('?') { '&' } else { '?' };
     format!("{server_url}{separator}options=-csearch_path%3D{schema}")
+}
+
+/// A table lock held by a connection of its own ([`TestDatabase::lock_table`]); released on drop.
+pub struct TableLock {
+    conn: AsyncPgConnection,
+}
+
+impl TableLock {
+    /// Waits (up to 10 s) until `n` other sessions wait for a lock in the database.
+    pub async fn wait_for_waiters(&mut self, n: i64) {
+        #[derive(QueryableByName)]
+        struct Waiting {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            waiting: i64,
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let row: Waiting = diesel::sql_query(
+                "SELECT count(*) AS waiting FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .get_result(&mut self.conn)
+            .await
+            .expect("read pg_stat_activity");
+            if row.waiting >= n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {n} sessions waiting on the lock after 10 s",
+                row.waiting
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
 }

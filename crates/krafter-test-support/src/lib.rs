@@ -3,8 +3,10 @@
 pub mod app;
 pub mod cluster;
 pub mod db;
+pub mod moto;
+pub mod remediation;
 pub mod smtp;
 pub mod vectors;
 
-pub use app::{TableLock, Tenant, TestApp};
-pub use db::TestDatabase;
+pub use app::{Tenant, TestApp};
+pub use db::{TableLock, TestDatabase};

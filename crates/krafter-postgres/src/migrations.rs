@@ -21,13 +21,24 @@ const MIGRATIONS_TABLE: &str = "__diesel_schema_migrations";
 
 type Wrapper = AsyncConnectionWrapper<AsyncPgConnection>;
 
-/// Applies every pending migration; answers how many were applied.
+/// Applies every pending migration, then the backfills they left to do (the remediation totals
+/// of the projects that existed before them, computed from their history); answers how many
+/// migrations were applied. Safe to run again after an interruption at any point: a backfill
+/// resumes where it stopped.
 pub async fn run_migrations(database_url: &str) -> Result<usize, StorageError> {
-    with_harness(database_url, |conn| {
+    let applied = with_harness(database_url, |conn| {
         conn.run_pending_migrations(MIGRATIONS)
             .map(|applied| applied.len())
     })
-    .await
+    .await?;
+    let backfilled = crate::repos::remediation::backfill_pending(database_url).await?;
+    if backfilled > 0 {
+        tracing::info!(
+            projects = backfilled,
+            "remediation totals computed from the history"
+        );
+    }
+    Ok(applied)
 }
 
 /// Reverts every applied migration, newest first.

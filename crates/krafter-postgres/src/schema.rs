@@ -43,6 +43,7 @@ diesel::table! {
         priority_score -> Integer,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        due_on -> Nullable<Date>,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Bulk history: [`bulk_history`] writes histories made elsewhere (the demo's), and
 //! [`synthetic_history`] generates one server-side (for benchmarks). Both write rows directly,
-//! in one transaction, then rebuild the project's daily totals from them, so the totals are
+//! in one transaction, then rebuild the project's daily and remediation totals from them (and
+//! the findings' due dates), so the totals are
 //! exactly what the ledger would have kept.
 //!
 //! ## Synthetic history
@@ -112,7 +113,8 @@ pub async fn synthetic_history(
             let hi = (lo + OTHERS_CHUNK).min(spec.regressions);
             params.run(conn, &statements.regressions, lo, hi).await?;
         }
-        crate::repos::metrics::rebuild_in(conn, project).await
+        crate::repos::metrics::rebuild_in(conn, project).await?;
+        crate::repos::remediation::rebuild_remediation_in(conn, project).await
     })
     .await
     .map_err(crate::store::storage_error)
@@ -158,6 +160,7 @@ pub async fn bulk_history(
             progress(written);
         }
         crate::repos::metrics::rebuild_in(conn, project).await?;
+        crate::repos::remediation::rebuild_remediation_in(conn, project).await?;
         Ok(written)
     })
     .await

@@ -20,11 +20,13 @@ use krafter_domain::ledger::{
     FindingState, LedgerRepoError, LedgerRepository, ProjectHistory, Regression, Rejection,
     Verification,
 };
+use krafter_domain::metrics::remediation::{remediation_deltas, RemediationWrite};
 use krafter_domain::metrics::{returned_shift, DatedDelta, DayDelta, FindingRecord};
 use krafter_domain::page::Page;
 use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
+use crate::repos::remediation::{add_remediation, due_on_in, merge, RemediationTotals};
 use crate::rows::{
     self, DailyTotalRow, FindingEventRow, FindingRow, RegressionRow, VerificationRow,
 };
@@ -179,8 +181,9 @@ impl LedgerRepository for PgStore {
         let creation = FindingChange::creation(finding);
         let event = FindingEventRow::new(finding.id, 0, creation.occurred_at, creation.after);
         conn.transaction::<_, TxError, _>(async move |conn| {
+            let due = due_on_in(conn, project, finding.created_at, finding.severity).await?;
             diesel::insert_into(findings::table)
-                .values(&row)
+                .values((&row, findings::due_on.eq(due)))
                 .execute(conn)
                 .await?;
             diesel::insert_into(finding_events::table)
@@ -188,6 +191,12 @@ impl LedgerRepository for PgStore {
                 .execute(conn)
                 .await?;
             add_deltas(conn, project, [creation.day_delta()]).await?;
+            let mut remediation = RemediationTotals::new();
+            merge(
+                &mut remediation,
+                remediation_deltas(&RemediationWrite::creation(finding, due)),
+            );
+            add_remediation(conn, project, &remediation).await?;
             Ok(())
         })
         .await?;
@@ -205,6 +214,11 @@ impl LedgerRepository for PgStore {
         let finding = conn
             .transaction::<_, TxError, _>(async move |conn| {
                 let current = lock_finding(conn, project, finding).await?;
+                let due: Option<NaiveDate> = findings::table
+                    .find(current.id.as_uuid())
+                    .select(findings::due_on)
+                    .first(conn)
+                    .await?;
                 let Some(change) = decide(&current).map_err(TxError::Rejected)? else {
                     return Ok(current);
                 };
@@ -257,6 +271,12 @@ impl LedgerRepository for PgStore {
                     std::iter::once(change.day_delta()).chain(returned),
                 )
                 .await?;
+                let mut remediation = RemediationTotals::new();
+                merge(
+                    &mut remediation,
+                    remediation_deltas(&RemediationWrite::change(&current, &change, due)),
+                );
+                add_remediation(conn, project, &remediation).await?;
                 Ok(updated)
             })
             .await?;

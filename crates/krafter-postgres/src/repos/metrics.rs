@@ -9,10 +9,11 @@ use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Untyped, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use krafter_domain::ids::ProjectId;
+use krafter_domain::ids::{OrgId, ProjectId};
 use krafter_domain::ledger::{FindingStatus, VerificationResult};
 use krafter_domain::metrics::{
     DateWindow, DatedDelta, DayDelta, DeltaLedger, MetricsRepoError, MetricsRepository,
+    OrgMetricsRepository,
 };
 use krafter_domain::storage::StorageError;
 
@@ -130,17 +131,70 @@ impl MetricsRepository for PgStore {
             .load(&mut conn)
             .await
             .map_err(crate::store::storage_error)?;
-        let mut ledger = DeltaLedger::default();
-        for row in rows {
-            match row.day {
-                None => ledger.before = row.delta(),
-                Some(day) => ledger.days.push(DatedDelta {
-                    day,
-                    delta: row.delta(),
-                }),
-            }
+        Ok(ledger_of(rows))
+    }
+}
+
+fn ledger_of(rows: Vec<DeltaRow>) -> DeltaLedger {
+    let mut ledger = DeltaLedger::default();
+    for row in rows {
+        match row.day {
+            None => ledger.before = row.delta(),
+            Some(day) => ledger.days.push(DatedDelta {
+                day,
+                delta: row.delta(),
+            }),
         }
-        Ok(ledger)
+    }
+    ledger
+}
+
+/// The organisation's summed totals: the same rows as [`DeltasQuery`], over every project of
+/// the organisation (`$1`), each day summed over the projects.
+const ORG_DELTAS_SQL: &str = "\
+SELECT NULL::date AS day,
+       COALESCE(sum(open_risk_score), 0)::bigint AS open_risk_score,
+       COALESCE(sum(open_findings), 0)::bigint AS open_findings,
+       COALESCE(sum(terminal_findings), 0)::bigint AS terminal_findings,
+       COALESCE(sum(open_regressions), 0)::bigint AS open_regressions,
+       COALESCE(sum(verifications), 0)::bigint AS verifications,
+       COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed,
+       COALESCE(sum(returned_findings), 0)::bigint AS returned_findings
+  FROM project_daily_totals
+ WHERE project_id IN (SELECT id FROM projects WHERE org_id = $1) AND day < $2
+UNION ALL
+SELECT * FROM (
+    SELECT day, sum(open_risk_score)::bigint AS open_risk_score,
+           sum(open_findings)::bigint AS open_findings,
+           sum(terminal_findings)::bigint AS terminal_findings,
+           sum(open_regressions)::bigint AS open_regressions,
+           sum(verifications)::bigint AS verifications,
+           sum(verifications_passed)::bigint AS verifications_passed,
+           sum(returned_findings)::bigint AS returned_findings
+      FROM project_daily_totals
+     WHERE project_id IN (SELECT id FROM projects WHERE org_id = $1) AND day >= $2 AND day <= $3
+     GROUP BY day
+) d
+ WHERE (open_risk_score, open_findings, terminal_findings, open_regressions, verifications,
+        verifications_passed, returned_findings) <> (0, 0, 0, 0, 0, 0, 0)
+ ORDER BY day ASC NULLS FIRST";
+
+#[async_trait]
+impl OrgMetricsRepository for PgStore {
+    async fn org_deltas(
+        &self,
+        org: OrgId,
+        window: &DateWindow,
+    ) -> Result<DeltaLedger, MetricsRepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<DeltaRow> = diesel::sql_query(ORG_DELTAS_SQL)
+            .bind::<SqlUuid, _>(org.as_uuid())
+            .bind::<Date, _>(window.from())
+            .bind::<Date, _>(window.to())
+            .load(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
+        Ok(ledger_of(rows))
     }
 }
 

@@ -9,5 +9,6 @@ pub(crate) mod metrics;
 pub mod operator;
 mod organisations;
 mod projects;
+pub(crate) mod remediation;
 mod report_source;
 mod shares;

@@ -13,9 +13,12 @@ mod organisations;
 mod pool;
 mod projects;
 mod regression_rate;
+mod remediation;
 mod report_source;
 mod seed;
 mod vectors;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::BigInt;
@@ -26,6 +29,7 @@ use krafter_domain::ledger::{
     Decide, Finding, FindingChange, FindingState, FindingStatus, FindingTitle, PriorityScore,
     Rejection, Severity,
 };
+use krafter_domain::metrics::remediation::{reference as remediation_reference, EffectivePolicy};
 use krafter_domain::organisation::{Organisation, OrganisationRepository};
 use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
 use krafter_domain::InvalidParams;
@@ -157,8 +161,48 @@ pub fn refuse<S, T>() -> Decide<S, T> {
     Box::new(|_: &S| Err(Rejection::Invalid(InvalidParams::field("x", "refused"))))
 }
 
-/// The project's totals must equal a replay of its stored history, before and after a rebuild.
+/// The project's totals (the summary's and the remediation ones, under the default SLA policy)
+/// must equal a replay of its stored history, before and after a rebuild.
 pub async fn assert_totals_replay_history(store: &PgStore, project: ProjectId) {
+    assert_summary_totals_replay_history(store, project).await;
+    assert_remediation_replays_history(store, project, &[]).await;
+}
+
+/// The project's remediation totals must equal a replay of its stored history under `policies`
+/// (the organisation's), before and after a rebuild.
+pub async fn assert_remediation_replays_history(
+    store: &PgStore,
+    project: ProjectId,
+    policies: &[EffectivePolicy],
+) {
+    use krafter_domain::ledger::LedgerRepository;
+    let history = store.history(project).await.expect("history");
+    let mut severities = HashMap::new();
+    for finding in &history.findings {
+        let stored = store
+            .finding(project, finding.finding_id)
+            .await
+            .expect("the finding exists");
+        severities.insert(finding.finding_id, stored.finding.severity);
+    }
+    let expected = remediation_reference::daily_deltas(&history, |id| severities[&id], policies);
+    assert_eq!(
+        store.remediation_totals(project).await.unwrap(),
+        expected,
+        "maintained remediation totals"
+    );
+    store
+        .rebuild_remediation_totals(project)
+        .await
+        .expect("rebuild");
+    assert_eq!(
+        store.remediation_totals(project).await.unwrap(),
+        expected,
+        "rebuilt remediation totals"
+    );
+}
+
+async fn assert_summary_totals_replay_history(store: &PgStore, project: ProjectId) {
     use krafter_domain::ledger::LedgerRepository;
     use krafter_domain::metrics::reference;
     let history = store.history(project).await.expect("history");

@@ -5,7 +5,7 @@ use krafter_domain::health::{NotReady, Readiness};
 use krafter_postgres::{pending_migrations, revert_all_migrations, run_migrations, PgStore};
 use krafter_test_support::TestDatabase;
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 18] = [
     "organisations",
     "projects",
     "api_keys",
@@ -20,10 +20,14 @@ const TABLES: [&str; 14] = [
     "shares",
     "deliveries",
     "idempotency_keys",
+    "sla_policies",
+    "project_remediation_totals",
+    "project_ttr_bins",
+    "remediation_backfill",
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 5;
+const MIGRATIONS: usize = 6;
 
 #[derive(QueryableByName)]
 struct Exists {

@@ -208,8 +208,10 @@ impl From<&Regression> for RegressionDto {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BurnDownPointDto {
-    #[schema(format = Date, example = "2025-06-10")]
-    pub date: String,
+    // Serialised by chrono as YYYY-MM-DD straight into the body: no format string parsed and no
+    // string allocated per point (a 366-day summary has 366 of them).
+    #[schema(value_type = String, format = Date, example = "2025-06-10")]
+    pub date: chrono::NaiveDate,
     pub open_risk_score: i64,
 }
 
@@ -235,7 +237,7 @@ impl From<&Summary> for SummaryDto {
                 .risk_burn_down
                 .iter()
                 .map(|p| BurnDownPointDto {
-                    date: p.date.format("%Y-%m-%d").to_string(),
+                    date: p.date,
                     open_risk_score: p.open_risk_score,
                 })
                 .collect(),

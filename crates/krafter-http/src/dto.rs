@@ -1,8 +1,13 @@
 //! What the API sends back, converted from domain values at the edge.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use krafter_domain::export::Report;
-use krafter_domain::ledger::{Finding, FindingDetail, FindingState, Regression, Verification};
+use krafter_domain::ledger::{
+    Finding, FindingDetail, FindingState, Regression, Severity, Verification,
+};
+use krafter_domain::metrics::remediation::{
+    AgingCounts, BySeverity, Granularity, RemediationMetrics, RemediationReport, SlaPolicy,
+};
 use krafter_domain::metrics::Summary;
 use krafter_domain::share::{Delivery, DeliveryStatus, Share, ShareChannel, Shared};
 use serde::Serialize;
@@ -211,7 +216,7 @@ pub struct BurnDownPointDto {
     // Serialised by chrono as YYYY-MM-DD straight into the body: no format string parsed and no
     // string allocated per point (a 366-day summary has 366 of them).
     #[schema(value_type = String, format = Date, example = "2025-06-10")]
-    pub date: chrono::NaiveDate,
+    pub date: NaiveDate,
     pub open_risk_score: i64,
 }
 
@@ -491,4 +496,246 @@ pub struct JsonExportReportDto {
     pub period_end: String,
     #[schema(format = DateTime)]
     pub generated_at: String,
+}
+
+/// Times to resolve of the `resolved` events counted, in hours.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimeToResolveDto {
+    #[schema(minimum = 1)]
+    pub count: i64,
+    /// The exact mean.
+    #[schema(minimum = 0)]
+    pub mean: f64,
+    /// Nearest-rank median, within 2 % of the exact value.
+    #[schema(minimum = 0)]
+    pub p50: f64,
+    /// Nearest-rank 90th percentile, within 2 % of the exact value.
+    #[schema(minimum = 0)]
+    pub p90: f64,
+}
+
+/// The figures of one severity (or of all) over one bucket or the whole window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemediationMetricsDto {
+    /// Findings created, in any status.
+    #[schema(minimum = 0)]
+    pub opened: i64,
+    /// Changes from a closed status (resolved, dismissed) to an open one.
+    #[schema(minimum = 0)]
+    pub reopened: i64,
+    /// Changes from an open status to `resolved`, and creations in `resolved`.
+    #[schema(minimum = 0)]
+    pub resolved: i64,
+    /// Changes from an open status to `dismissed`, and creations in `dismissed`.
+    #[schema(minimum = 0)]
+    pub dismissed: i64,
+    /// Resolved on or before the finding's due date; null for a severity without an SLA.
+    #[schema(minimum = 0)]
+    pub resolved_within_sla: Option<i64>,
+    /// Null when nothing was resolved.
+    pub time_to_resolve_hours: Option<TimeToResolveDto>,
+    /// Findings open at the end of the period's last day.
+    #[schema(minimum = 0)]
+    pub open_at_end: i64,
+    /// Open findings past their due date at the end of the period's last day.
+    #[schema(minimum = 0)]
+    pub overdue_at_end: i64,
+}
+
+/// One value per severity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricsBySeverityDto {
+    pub critical: RemediationMetricsDto,
+    pub high: RemediationMetricsDto,
+    pub medium: RemediationMetricsDto,
+    pub low: RemediationMetricsDto,
+    pub info: RemediationMetricsDto,
+}
+
+/// One bucket of the window (the first and last clipped to it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemediationBucketDto {
+    #[schema(value_type = String, format = Date, example = "2026-03-02")]
+    pub start: NaiveDate,
+    #[schema(value_type = String, format = Date, example = "2026-03-08")]
+    pub end: NaiveDate,
+    pub by_severity: MetricsBySeverityDto,
+    pub all: RemediationMetricsDto,
+}
+
+/// The whole window: flows summed, `*_at_end` as of `date_to`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemediationTotalDto {
+    pub by_severity: MetricsBySeverityDto,
+    pub all: RemediationMetricsDto,
+}
+
+/// Open findings per age in days (the end of `date_to` minus the day of creation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgingDto {
+    #[serde(rename = "0-7")]
+    #[schema(minimum = 0)]
+    pub up_to_7: i64,
+    #[serde(rename = "8-30")]
+    #[schema(minimum = 0)]
+    pub up_to_30: i64,
+    #[serde(rename = "31-90")]
+    #[schema(minimum = 0)]
+    pub up_to_90: i64,
+    #[serde(rename = "91-180")]
+    #[schema(minimum = 0)]
+    pub up_to_180: i64,
+    #[serde(rename = "181+")]
+    #[schema(minimum = 0)]
+    pub over_180: i64,
+}
+
+/// Open findings per age bucket at the end of `date_to`, per severity and for all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgingAtEndDto {
+    pub critical: AgingDto,
+    pub high: AgingDto,
+    pub medium: AgingDto,
+    pub low: AgingDto,
+    pub info: AgingDto,
+    pub all: AgingDto,
+}
+
+/// Days to resolve per severity; null: no SLA.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaDaysDto {
+    #[schema(minimum = 1, maximum = 3650)]
+    pub critical: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub high: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub medium: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub low: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub info: Option<i64>,
+}
+
+/// How the window is split.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GranularityDto {
+    Day,
+    Week,
+    Month,
+}
+
+/// Flow, time to resolve, SLA, overdue and aging by severity over a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RemediationDto {
+    #[schema(value_type = String, format = Date, example = "2026-01-01")]
+    pub date_from: NaiveDate,
+    #[schema(value_type = String, format = Date, example = "2026-03-31")]
+    pub date_to: NaiveDate,
+    pub granularity: GranularityDto,
+    /// The SLA policy in force at the end of `date_to`.
+    pub sla_days: SlaDaysDto,
+    /// Oldest first, covering the window.
+    pub buckets: Vec<RemediationBucketDto>,
+    pub total: RemediationTotalDto,
+    pub aging_at_end: AgingAtEndDto,
+    /// Resolved within SLA over resolved (severities with an SLA, whole window); null when none.
+    #[schema(minimum = 0, maximum = 1)]
+    pub sla_compliance: Option<f64>,
+}
+
+impl From<&RemediationMetrics> for RemediationMetricsDto {
+    fn from(m: &RemediationMetrics) -> Self {
+        Self {
+            opened: m.opened,
+            reopened: m.reopened,
+            resolved: m.resolved,
+            dismissed: m.dismissed,
+            resolved_within_sla: m.resolved_within_sla,
+            time_to_resolve_hours: m.time_to_resolve_hours.map(|t| TimeToResolveDto {
+                count: t.count,
+                mean: t.mean,
+                p50: t.p50,
+                p90: t.p90,
+            }),
+            open_at_end: m.open_at_end,
+            overdue_at_end: m.overdue_at_end,
+        }
+    }
+}
+
+impl From<&BySeverity<RemediationMetrics>> for MetricsBySeverityDto {
+    fn from(b: &BySeverity<RemediationMetrics>) -> Self {
+        Self {
+            critical: (&b.critical).into(),
+            high: (&b.high).into(),
+            medium: (&b.medium).into(),
+            low: (&b.low).into(),
+            info: (&b.info).into(),
+        }
+    }
+}
+
+impl From<&AgingCounts> for AgingDto {
+    fn from(a: &AgingCounts) -> Self {
+        Self {
+            up_to_7: a.up_to_7,
+            up_to_30: a.up_to_30,
+            up_to_90: a.up_to_90,
+            up_to_180: a.up_to_180,
+            over_180: a.over_180,
+        }
+    }
+}
+
+impl From<&SlaPolicy> for SlaDaysDto {
+    fn from(p: &SlaPolicy) -> Self {
+        let days = |s| p.days(s).map(i64::from);
+        Self {
+            critical: days(Severity::Critical),
+            high: days(Severity::High),
+            medium: days(Severity::Medium),
+            low: days(Severity::Low),
+            info: days(Severity::Info),
+        }
+    }
+}
+
+impl From<&RemediationReport> for RemediationDto {
+    fn from(r: &RemediationReport) -> Self {
+        let aging = &r.aging_at_end;
+        Self {
+            date_from: r.date_from,
+            date_to: r.date_to,
+            granularity: match r.granularity {
+                Granularity::Day => GranularityDto::Day,
+                Granularity::Week => GranularityDto::Week,
+                Granularity::Month => GranularityDto::Month,
+            },
+            sla_days: (&r.sla_days).into(),
+            buckets: r
+                .buckets
+                .iter()
+                .map(|b| RemediationBucketDto {
+                    start: b.start,
+                    end: b.end,
+                    by_severity: (&b.by_severity).into(),
+                    all: (&b.all).into(),
+                })
+                .collect(),
+            total: RemediationTotalDto {
+                by_severity: (&r.total.by_severity).into(),
+                all: (&r.total.all).into(),
+            },
+            aging_at_end: AgingAtEndDto {
+                critical: (&aging.by_severity.critical).into(),
+                high: (&aging.by_severity.high).into(),
+                medium: (&aging.by_severity.medium).into(),
+                low: (&aging.by_severity.low).into(),
+                info: (&aging.by_severity.info).into(),
+                all: (&aging.all).into(),
+            },
+            sla_compliance: r.sla_compliance,
+        }
+    }
 }

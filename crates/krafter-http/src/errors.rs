@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 use krafter_domain::access::{AccessError, Scope};
 use krafter_domain::export::ExportError;
 use krafter_domain::ledger::{LedgerError, TransitionError};
+use krafter_domain::metrics::remediation::RemediationError;
 use krafter_domain::metrics::SummaryError;
 use krafter_domain::share::{ShareChannel, ShareError};
 use krafter_domain::storage::StorageError;
@@ -274,6 +275,16 @@ impl From<SummaryError> for ApiError {
         match error {
             SummaryError::Invalid(e) => e.into(),
             SummaryError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<RemediationError> for ApiError {
+    fn from(error: RemediationError) -> Self {
+        match error {
+            RemediationError::Invalid(e) => e.into(),
+            RemediationError::UnknownOrganisation => ApiError::NotFound("no such organisation"),
+            RemediationError::Storage(e) => e.into(),
         }
     }
 }

@@ -23,7 +23,8 @@ use krafter_domain::export::{
 };
 use krafter_domain::health::Readiness;
 use krafter_domain::ledger::{Ledger, LedgerRepository};
-use krafter_domain::metrics::{MetricsRepository, Summaries};
+use krafter_domain::metrics::remediation::{RemediationReports, RemediationRepository};
+use krafter_domain::metrics::{MetricsRepository, OrgMetricsRepository, OrgSummaries, Summaries};
 use krafter_domain::project::ProjectRepository;
 use krafter_domain::share::{LinkSigner, ShareRepository, Shares, SharesDeps, Webhooks};
 use krafter_domain::Clock;
@@ -34,7 +35,7 @@ pub use rate_limit::{RateLimit, RateLimiter};
 
 /// Exports left this month, on every export response.
 pub const QUOTA_REMAINING_HEADER: &str = "x-quota-remaining";
-use routes::{findings, health, regressions, reports, shares, summary};
+use routes::{findings, health, regressions, remediation, reports, shares, summary};
 
 /// Largest request body accepted; the ledger's bodies are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -44,6 +45,8 @@ pub struct Services {
     pub authorizer: Authorizer,
     pub ledger: Ledger,
     pub summaries: Summaries,
+    pub org_summaries: OrgSummaries,
+    pub remediation: RemediationReports,
     pub exports: Exports,
     pub shares: Shares,
     /// Renders the public viewer's page (the `html` format).
@@ -83,6 +86,8 @@ impl Services {
             + ProjectRepository
             + LedgerRepository
             + MetricsRepository
+            + OrgMetricsRepository
+            + RemediationRepository
             + ExportRepository
             + ShareRepository
             + ReportSource
@@ -97,6 +102,8 @@ impl Services {
             authorizer: Authorizer::new(shared.clone(), shared.clone(), clock.clone()),
             ledger: Ledger::new(shared.clone(), clock.clone()),
             summaries: Summaries::new(shared.clone(), clock.clone()),
+            org_summaries: OrgSummaries::new(shared.clone(), clock.clone()),
+            remediation: RemediationReports::new(shared.clone(), clock.clone()),
             exports: Exports::new(
                 shared.clone(),
                 shared.clone(),
@@ -192,6 +199,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource(format!("{audit}/reports/summary"))
                 .route(get().to(summary::summary))
+                .default_service(allow(GET)),
+        )
+        .service(
+            web::resource(format!("{audit}/reports/remediation"))
+                .route(get().to(remediation::project))
+                .default_service(allow(GET)),
+        )
+        .service(
+            web::resource("/api/v1/orgs/{org_id}/audit/reports/summary")
+                .route(get().to(remediation::org_summary))
+                .default_service(allow(GET)),
+        )
+        .service(
+            web::resource("/api/v1/orgs/{org_id}/audit/reports/remediation")
+                .route(get().to(remediation::org))
                 .default_service(allow(GET)),
         )
         .service(

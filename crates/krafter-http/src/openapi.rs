@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::dto::JsonExportDto;
 use crate::envelope::PageMeta;
-use crate::routes::{findings, health, regressions, reports, shares, summary};
+use crate::routes::{findings, health, regressions, remediation, reports, shares, summary};
 use crate::viewer;
 
 #[derive(OpenApi)]
@@ -20,7 +20,8 @@ use crate::viewer;
     ),
     paths(
         findings::create, findings::list, findings::update, findings::get, findings::verify, findings::open_regression,
-        regressions::close, summary::summary, reports::export, reports::list, reports::get,
+        regressions::close, summary::summary, remediation::project, remediation::org,
+        remediation::org_summary, reports::export, reports::list, reports::get,
         reports::download, shares::share, shares::deliveries, shares::shares, shares::revoke,
         viewer::page, viewer::download, health::healthz, health::readyz,
     ),

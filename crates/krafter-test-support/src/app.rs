@@ -246,6 +246,7 @@ pub struct TestApp {
 }
 
 /// An organisation with one project and keys of each kind.
+#[derive(Clone)]
 pub struct Tenant {
     pub org: OrgId,
     pub project: Project,

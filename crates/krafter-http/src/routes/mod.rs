@@ -3,12 +3,13 @@
 pub mod findings;
 pub mod health;
 pub mod regressions;
+pub mod remediation;
 pub mod reports;
 pub mod shares;
 pub mod summary;
 
 use actix_web::{web, HttpRequest};
-use krafter_domain::access::Scope;
+use krafter_domain::access::{Caller, Scope};
 use krafter_domain::ids::OrgId;
 use krafter_domain::project::Project;
 use tracing::Instrument;
@@ -46,6 +47,42 @@ pub async fn project_access(
         .authorizer
         .project(&caller, org, &path.project_id)
         .await?;
+    record_use(services, caller);
+    Ok(project)
+}
+
+/// `{org_id}` of the organisation-wide routes.
+#[derive(Debug, serde::Deserialize)]
+pub struct OrgPath {
+    pub org_id: String,
+}
+
+/// Authenticates the caller for `scope` on its own organisation: the same order as
+/// [`project_access`] (401, 403, 429, then 404 for another organisation or a malformed id).
+pub async fn org_access(
+    req: &HttpRequest,
+    services: &web::Data<Services>,
+    scope: Scope,
+    path: &OrgPath,
+) -> Result<OrgId, ApiError> {
+    let caller = services.authorizer.authenticate(bearer(req), scope).await?;
+    if let Err(refusal) = services.rate_limiter.check(caller.key.id) {
+        services.metrics.count_rate_limited();
+        return Err(refusal);
+    }
+    let org: OrgId = path
+        .org_id
+        .parse()
+        .map_err(|_| ApiError::NotFound("no such organisation"))?;
+    if caller.key.org_id != org {
+        return Err(ApiError::NotFound("no such organisation"));
+    }
+    record_use(services, caller);
+    Ok(org)
+}
+
+/// Records the key's use in the background when it is worth it, in the request's span.
+fn record_use(services: &web::Data<Services>, caller: Caller) {
     if services.authorizer.use_worth_recording(&caller) {
         let services = services.clone();
         // In the request's span: a failure names the request that used the key.
@@ -58,7 +95,6 @@ pub async fn project_access(
             .in_current_span(),
         );
     }
-    Ok(project)
 }
 
 /// A UUID from the path; anything else cannot name a resource.

@@ -15,10 +15,10 @@ use crate::Services;
 pub struct SummaryQueryParams {
     /// First day (YYYY-MM-DD, UTC); defaults to `date_to` minus 6 days.
     #[param(format = Date, example = "2026-01-01")]
-    date_from: Option<String>,
+    pub(crate) date_from: Option<String>,
     /// Last day (YYYY-MM-DD, UTC); defaults to today; not after today; at most 366 days after `date_from`.
     #[param(format = Date, example = "2026-03-31")]
-    date_to: Option<String>,
+    pub(crate) date_to: Option<String>,
 }
 
 /// The project's risk burn-down, verification pass rate, regression rate and open findings.

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod limits;
 mod protocol;
+mod remediation;
 mod share_email;
 mod shares;
 mod summary;

@@ -739,3 +739,36 @@ impl From<&RemediationReport> for RemediationDto {
         }
     }
 }
+
+/// An SLA policy: days to resolve per severity (null: none), and when it took effect.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaPolicyDto {
+    #[schema(minimum = 1, maximum = 3650)]
+    pub critical: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub high: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub medium: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub low: Option<i64>,
+    #[schema(minimum = 1, maximum = 3650)]
+    pub info: Option<i64>,
+    /// When it took effect (RFC 3339, UTC); null for the default of an organisation that never
+    /// stored a policy.
+    #[schema(format = DateTime)]
+    pub effective_from: Option<String>,
+}
+
+impl SlaPolicyDto {
+    pub fn new(policy: &SlaPolicy, effective_from: Option<DateTime<Utc>>) -> Self {
+        let days = SlaDaysDto::from(policy);
+        Self {
+            critical: days.critical,
+            high: days.high,
+            medium: days.medium,
+            low: days.low,
+            info: days.info,
+            effective_from: effective_from.map(rfc3339),
+        }
+    }
+}

@@ -217,6 +217,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(allow(GET)),
         )
         .service(
+            web::resource("/api/v1/orgs/{org_id}/audit/sla-policy")
+                .route(get().to(remediation::sla_policy))
+                .put(remediation::set_sla_policy)
+                .default_service(allow("GET, HEAD, PUT")),
+        )
+        .service(
+            web::resource("/api/v1/orgs/{org_id}/audit/sla-policy/history")
+                .route(get().to(remediation::sla_policy_history))
+                .default_service(allow(GET)),
+        )
+        .service(
             web::resource(format!("{audit}/reports/export"))
                 .post(reports::export)
                 .default_service(allow("POST")),

@@ -21,7 +21,8 @@ use crate::viewer;
     paths(
         findings::create, findings::list, findings::update, findings::get, findings::verify, findings::open_regression,
         regressions::close, summary::summary, remediation::project, remediation::org,
-        remediation::org_summary, reports::export, reports::list, reports::get,
+        remediation::org_summary, remediation::sla_policy, remediation::set_sla_policy,
+        remediation::sla_policy_history, reports::export, reports::list, reports::get,
         reports::download, shares::share, shares::deliveries, shares::shares, shares::revoke,
         viewer::page, viewer::download, health::healthz, health::readyz,
     ),

@@ -114,6 +114,7 @@ async fn the_openapi_document_describes_every_route() {
     let doc: Value = response.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let audit = "/api/v1/orgs/{org_id}/projects/{project_id}/audit";
+    let org = "/api/v1/orgs/{org_id}/audit";
     let expected = [
         (format!("{audit}/findings"), vec!["get", "post"]),
         (
@@ -133,6 +134,11 @@ async fn the_openapi_document_describes_every_route() {
             vec!["patch"],
         ),
         (format!("{audit}/reports/summary"), vec!["get"]),
+        (format!("{audit}/reports/remediation"), vec!["get"]),
+        (format!("{org}/reports/summary"), vec!["get"]),
+        (format!("{org}/reports/remediation"), vec!["get"]),
+        (format!("{org}/sla-policy"), vec!["get", "put"]),
+        (format!("{org}/sla-policy/history"), vec!["get"]),
         (format!("{audit}/reports/export"), vec!["post"]),
         (format!("{audit}/reports"), vec!["get"]),
         (format!("{audit}/reports/{{report_id}}"), vec!["get"]),

@@ -257,3 +257,130 @@ async fn the_organisation_reports_sum_its_projects_and_other_organisations_are_4
         .unwrap();
     error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn the_sla_policy_is_the_default_until_one_is_stored_and_keeps_its_history() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let url = app.url(&format!("/api/v1/orgs/{}/audit/sla-policy", t.org));
+    let put = |body: Value, key: String| {
+        let request = app.client.put(url.clone()).bearer_auth(key).json(&body);
+        async move { request.send().await.unwrap() }
+    };
+
+    let current = envelope(get(&app, url.clone(), &t.read_key).await, StatusCode::OK).await;
+    assert_eq!(
+        current,
+        json!({"critical": 7, "high": 30, "medium": 90, "low": 120, "info": null, "effective_from": null})
+    );
+    let history_url = format!("{url}/history");
+    let history = envelope(
+        get(&app, history_url.clone(), &t.read_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(history, json!([]));
+
+    // Every bound, every missing or unknown field, all at fault at once; nothing stored.
+    for (body, fields) in [
+        (
+            json!({"critical": 0, "high": 3651, "medium": 90, "low": 120, "info": null}),
+            vec!["critical", "high"],
+        ),
+        (
+            json!({"critical": 5, "high": 30}),
+            vec!["medium", "low", "info"],
+        ),
+    ] {
+        let response = put(body, t.write_key.clone()).await;
+        let error = error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_params").await;
+        let named: Vec<&str> = error["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(named, fields, "{error}");
+    }
+    for body in [
+        json!({"critical": 5, "high": 30, "medium": 90, "low": 120, "info": null, "extra": 1}),
+        json!({"critical": "5", "high": 30, "medium": 90, "low": 120, "info": null}),
+    ] {
+        let response = put(body, t.write_key.clone()).await;
+        error(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid_params").await;
+    }
+    let response = put(
+        json!({"critical": 5, "high": 30, "medium": 90, "low": 120, "info": null}),
+        t.read_key.clone(),
+    )
+    .await;
+    error(response, StatusCode::FORBIDDEN, "forbidden").await;
+    let other = app.tenant("web").await;
+    let response = put(
+        json!({"critical": 5, "high": 30, "medium": 90, "low": 120, "info": null}),
+        other.key.clone(),
+    )
+    .await;
+    error(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        envelope(
+            get(&app, history_url.clone(), &t.read_key).await,
+            StatusCode::OK
+        )
+        .await,
+        json!([])
+    );
+
+    let before = chrono::Utc::now();
+    let stored = envelope(
+        put(
+            json!({"critical": 3, "high": 14, "medium": null, "low": 365, "info": 3650}),
+            t.write_key.clone(),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let effective_from: chrono::DateTime<chrono::Utc> =
+        stored["effective_from"].as_str().unwrap().parse().unwrap();
+    assert!(effective_from >= before - chrono::Duration::milliseconds(1));
+    assert!(effective_from <= chrono::Utc::now());
+    assert_eq!(
+        stored,
+        json!({"critical": 3, "high": 14, "medium": null, "low": 365, "info": 3650,
+               "effective_from": stored["effective_from"]})
+    );
+    assert_eq!(
+        envelope(get(&app, url.clone(), &t.read_key).await, StatusCode::OK).await,
+        stored
+    );
+    let second = envelope(
+        put(
+            json!({"critical": 10, "high": 30, "medium": 90, "low": 120, "info": null}),
+            t.key.clone(),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        envelope(get(&app, history_url, &t.read_key).await, StatusCode::OK).await,
+        json!([stored, second])
+    );
+    // The reports show the policy in force at the end of their window; the other organisation's
+    // is still the default.
+    let remediation = envelope(
+        get(&app, app.audit_url(&t, "/reports/remediation"), &t.read_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        remediation["sla_days"],
+        json!({"critical": 10, "high": 30, "medium": 90, "low": 120, "info": null})
+    );
+    let theirs = app.url(&format!("/api/v1/orgs/{}/audit/sla-policy", other.org));
+    assert_eq!(
+        envelope(get(&app, theirs, &other.read_key).await, StatusCode::OK).await["effective_from"],
+        Value::Null
+    );
+}

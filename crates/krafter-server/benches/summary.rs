@@ -1,7 +1,9 @@
-//! `just bench`: the summary endpoint through HTTP over PostgreSQL, at 10,000 and 1,000,000 findings.
+//! `just bench`: the summary and remediation endpoints through HTTP over PostgreSQL, at 10,000
+//! and 1,000,000 findings.
 //!
 //! Seeds two projects in a schema of its own (DATABASE_URL, or a throwaway cluster), then measures
-//! sequential requests over one keep-alive connection and prints p50/p99 per case.
+//! sequential requests over one keep-alive connection and prints p50/p99 per case: the summary
+//! (default and 366-day windows) and the remediation report over 366 days by week and by day.
 
 use std::time::{Duration, Instant};
 
@@ -68,6 +70,7 @@ async fn main() {
     let window_from = today - Days::new(365);
     println!("summary benchmark: {REQUESTS} sequential requests per case after {WARMUP} warm-up\n");
     let mut rows = Vec::new();
+    let mut remediation_rows = Vec::new();
     for case in CASES {
         let project = app.project(org, &format!("bench-{}", case.findings)).await;
         let spec = SyntheticSpec {
@@ -106,7 +109,14 @@ async fn main() {
         let default = measure(&client, &base, &key).await;
         let year = format!("{base}?date_from={window_from}&date_to={today}");
         let year = measure(&client, &year, &key).await;
+        let remediation = app.url(&format!(
+            "/api/v1/orgs/{org}/projects/{}/audit/reports/remediation?date_from={window_from}&date_to={today}",
+            project.slug
+        ));
+        let by_week = measure(&client, &format!("{remediation}&granularity=week"), &key).await;
+        let by_day = measure(&client, &format!("{remediation}&granularity=day"), &key).await;
         rows.push((case.findings, default, year));
+        remediation_rows.push((case.findings, by_week, by_day));
     }
     println!("\n| findings | default p50 | default p99 | 366-day p50 | 366-day p99 |");
     println!("| ---: | ---: | ---: | ---: | ---: |");
@@ -116,6 +126,18 @@ async fn main() {
     let (small, large) = (&rows[0], &rows[1]);
     println!(
         "\n1,000,000 vs 10,000 findings, p50: default {:.2}x, 366-day {:.2}x",
+        (large.1).0 / (small.1).0,
+        (large.2).0 / (small.2).0
+    );
+    println!("\nremediation, 366 days:\n");
+    println!("| findings | by week p50 | by week p99 | by day p50 | by day p99 |");
+    println!("| ---: | ---: | ---: | ---: | ---: |");
+    for (findings, (w50, w99), (d50, d99)) in &remediation_rows {
+        println!("| {findings} | {w50:.2} ms | {w99:.2} ms | {d50:.2} ms | {d99:.2} ms |");
+    }
+    let (small, large) = (&remediation_rows[0], &remediation_rows[1]);
+    println!(
+        "\n1,000,000 vs 10,000 findings, p50: by week {:.2}x, by day {:.2}x",
         (large.1).0 / (small.1).0,
         (large.2).0 / (small.2).0
     );

@@ -89,11 +89,17 @@ impl TestDatabase {
     }
 }
 
+/// How often the drop tries again when a leftover session takes a lock on the schema anew.
+const DROP_ATTEMPTS: u32 = 20;
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let server_url = self.server_url.clone();
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        let schema = self.schema.clone();
         // Drop runs inside the test's runtime, which cannot be blocked on: use a thread of our own.
+        // That runtime is blocked meanwhile, so a task of the test (a worker, say) caught inside a
+        // transaction can never finish it: sessions that still hold a lock on the schema's tables
+        // are leftovers of the finished test and are ended, so that the drop never waits forever.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -103,7 +109,27 @@ impl Drop for TestDatabase {
                 let mut conn = AsyncPgConnection::establish(&server_url)
                     .await
                     .map_err(|e| e.to_string())?;
-                conn.batch_execute(&sql).await.map_err(|e| e.to_string())
+                conn.batch_execute("SET lock_timeout = '1s'")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let end_leftovers = format!(
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \
+                       JOIN pg_class c ON c.oid = l.relation \
+                       JOIN pg_namespace n ON n.oid = c.relnamespace \
+                      WHERE n.nspname = '{schema}' AND l.pid <> pg_backend_pid()"
+                );
+                let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+                let mut last = String::new();
+                for _ in 0..DROP_ATTEMPTS {
+                    match conn.batch_execute(&drop).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) => last = e.to_string(),
+                    }
+                    conn.batch_execute(&end_leftovers)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Err(last)
             })
         })
         .join();

@@ -34,11 +34,7 @@ pub async fn project_access(
     scope: Scope,
     path: &ProjectPath,
 ) -> Result<Project, ApiError> {
-    let caller = services.authorizer.authenticate(bearer(req), scope).await?;
-    if let Err(refusal) = services.rate_limiter.check(caller.key.id) {
-        services.metrics.count_rate_limited();
-        return Err(refusal);
-    }
+    let caller = authenticated(req, services, scope).await?;
     let org: OrgId = path
         .org_id
         .parse()
@@ -65,11 +61,7 @@ pub async fn org_access(
     scope: Scope,
     path: &OrgPath,
 ) -> Result<OrgId, ApiError> {
-    let caller = services.authorizer.authenticate(bearer(req), scope).await?;
-    if let Err(refusal) = services.rate_limiter.check(caller.key.id) {
-        services.metrics.count_rate_limited();
-        return Err(refusal);
-    }
+    let caller = authenticated(req, services, scope).await?;
     let org: OrgId = path
         .org_id
         .parse()
@@ -79,6 +71,20 @@ pub async fn org_access(
     }
     record_use(services, caller);
     Ok(org)
+}
+
+/// The caller of a key valid for `scope` (401, 403) whose request rate allows it (429).
+async fn authenticated(
+    req: &HttpRequest,
+    services: &web::Data<Services>,
+    scope: Scope,
+) -> Result<Caller, ApiError> {
+    let caller = services.authorizer.authenticate(bearer(req), scope).await?;
+    if let Err(refusal) = services.rate_limiter.check(caller.key.id) {
+        services.metrics.count_rate_limited();
+        return Err(refusal);
+    }
+    Ok(caller)
 }
 
 /// Records the key's use in the background when it is worth it, in the request's span.

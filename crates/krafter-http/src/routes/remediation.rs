@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest};
 use krafter_domain::access::Scope;
-use krafter_domain::metrics::remediation::{BySeverity, SlaPolicy};
+use krafter_domain::metrics::remediation::{BySeverity, RemediationQuery, SlaPolicy};
 use krafter_domain::validation::{FieldError, InvalidParams};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -31,6 +31,16 @@ pub struct RemediationQueryParams {
     granularity: Option<String>,
 }
 
+/// The window and granularity the request asks for, checked against today.
+fn remediation_query(req: &HttpRequest, services: &Services) -> Result<RemediationQuery, ApiError> {
+    let params: RemediationQueryParams = query(req)?;
+    Ok(services.remediation.query(
+        params.date_from.as_deref(),
+        params.date_to.as_deref(),
+        params.granularity.as_deref(),
+    )?)
+}
+
 /// The project's remediation: findings opened, reopened, resolved and dismissed, time to resolve,
 /// SLA compliance, overdue and aging, by severity, per bucket and over the window.
 ///
@@ -55,12 +65,7 @@ pub async fn project(
     path: web::Path<ProjectPath>,
 ) -> Result<Reply<RemediationDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditRead, &path).await?;
-    let params: RemediationQueryParams = query(&req)?;
-    let query = services.remediation.query(
-        params.date_from.as_deref(),
-        params.date_to.as_deref(),
-        params.granularity.as_deref(),
-    )?;
+    let query = remediation_query(&req, &services)?;
     let report = services
         .remediation
         .project_report(&project, &query)
@@ -88,12 +93,7 @@ pub async fn org(
     path: web::Path<OrgPath>,
 ) -> Result<Reply<RemediationDto>, ApiError> {
     let org = org_access(&req, &services, Scope::AuditRead, &path).await?;
-    let params: RemediationQueryParams = query(&req)?;
-    let query = services.remediation.query(
-        params.date_from.as_deref(),
-        params.date_to.as_deref(),
-        params.granularity.as_deref(),
-    )?;
+    let query = remediation_query(&req, &services)?;
     let report = services.remediation.org_report(org, &query).await?;
     Ok(Reply::ok(RemediationDto::from(&report)))
 }

@@ -1,3 +1,4 @@
+use krafter_test_support::{Tenant, TestApp};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
@@ -76,4 +77,28 @@ pub fn assert_same_json(actual: &Value, expected: &Value, context: &str) {
         }
         _ => assert_eq!(actual, expected, "{context}"),
     }
+}
+
+/// A write with the tenant's read-write key, which must succeed: its `data`.
+pub async fn write(
+    app: &TestApp,
+    t: &Tenant,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let response = app
+        .client
+        .request(method, app.audit_url(t, path))
+        .bearer_auth(&t.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json::<Value>().await.unwrap()["data"].clone()
 }

@@ -10,34 +10,11 @@ use krafter_test_support::{Tenant, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{envelope, error, invalid_field};
-
-async fn send(
-    app: &TestApp,
-    t: &Tenant,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> Value {
-    let response = app
-        .client
-        .request(method, app.audit_url(t, path))
-        .bearer_auth(&t.key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json::<Value>().await.unwrap()["data"].clone()
-}
+use crate::helpers::{envelope, error, invalid_field, write};
 
 async fn create(app: &TestApp, t: &Tenant, severity: &str, at: &str) -> String {
     let body = json!({"title": "A finding", "severity": severity, "priority_score": 100, "occurred_at": at});
-    send(app, t, reqwest::Method::POST, "/findings", body).await["id"]
+    write(app, t, reqwest::Method::POST, "/findings", body).await["id"]
         .as_str()
         .unwrap()
         .to_owned()
@@ -80,7 +57,7 @@ async fn a_projects_remediation_is_exact_by_severity_bucket_and_window() {
     // Critical, due 06-08, resolved after 48 h; critical due 06-08 still open (overdue from
     // 06-09); high due 07-02, open; info (no SLA), open.
     let fixed = create(&app, &t, "critical", "2026-06-01T10:00:00Z").await;
-    send(
+    write(
         &app,
         &t,
         reqwest::Method::PATCH,

@@ -7,30 +7,7 @@ use krafter_test_support::{Tenant, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_same_json, envelope, invalid_field};
-
-async fn write(
-    app: &TestApp,
-    t: &Tenant,
-    method: reqwest::Method,
-    path: &str,
-    body: Value,
-) -> Value {
-    let response = app
-        .client
-        .request(method, app.audit_url(t, path))
-        .bearer_auth(&t.key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json::<Value>().await.unwrap()["data"].clone()
-}
+use crate::helpers::{assert_same_json, envelope, invalid_field, write};
 
 /// Every shared vector, imported through the API in time order and read back through the API.
 #[tokio::test]

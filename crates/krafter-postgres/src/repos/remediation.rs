@@ -495,7 +495,7 @@ fn bounds(window: &DateWindow) -> (NaiveDate, NaiveDate) {
     (window.from(), window.to())
 }
 
-fn unknown_org_or(e: diesel::result::Error) -> RemediationRepoError {
+fn repo_error(e: diesel::result::Error) -> RemediationRepoError {
     RemediationRepoError::Storage(storage_error(e))
 }
 
@@ -534,7 +534,7 @@ impl RemediationRepository for PgStore {
         .bind::<SqlUuid, _>(org.as_uuid())
         .load(&mut conn)
         .await
-        .map_err(unknown_org_or)?;
+        .map_err(repo_error)?;
         Ok(rows
             .iter()
             .map(PolicyRow::policy)
@@ -553,7 +553,7 @@ impl RemediationRepository for PgStore {
         .bind::<SqlUuid, _>(org.as_uuid())
         .load(&mut conn)
         .await
-        .map_err(unknown_org_or)?;
+        .map_err(repo_error)?;
         Ok(rows.into_iter().next().map(|r| r.policy()).transpose()?)
     }
 
@@ -614,7 +614,7 @@ impl RemediationRepository for PgStore {
                 }))
             })
             .await
-            .map_err(unknown_org_or)?;
+            .map_err(repo_error)?;
         stored.ok_or(RemediationRepoError::UnknownOrganisation)
     }
 }

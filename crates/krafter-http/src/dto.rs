@@ -100,6 +100,10 @@ pub struct FindingDto {
     /// When the latest change occurred.
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// The UTC date by which it should be resolved: its creation date plus its severity's days
+    /// under the SLA policy in force when it was created; `null` when that policy gave its
+    /// severity no SLA. Never changes.
+    pub due_on: Option<NaiveDate>,
 }
 
 impl From<&Finding> for FindingDto {
@@ -112,6 +116,7 @@ impl From<&Finding> for FindingDto {
             status: f.state.status.as_str(),
             created_at: rfc3339(f.created_at),
             updated_at: rfc3339(f.updated_at),
+            due_on: f.due_on,
         }
     }
 }
@@ -286,6 +291,15 @@ pub struct ReportDto {
     pub created_at: String,
     #[schema(format = DateTime)]
     pub updated_at: String,
+    /// The lower-case hex SHA-256 of the artefact, once exported: a downloaded file is the one
+    /// the service produced when its hash is this. Null before (and for artefacts made before
+    /// reports were hashed).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub sha256: Option<String>,
+    /// The version of the metric definitions the report's figures follow (docs/metrics.md), so
+    /// that they can be recomputed from the history under the same rules.
+    #[schema(minimum = 1)]
+    pub definitions_version: u32,
 }
 
 impl ReportDto {
@@ -303,6 +317,8 @@ impl ReportDto {
             shared_at: report.shared_at.map(rfc3339),
             created_at: rfc3339(report.created_at),
             updated_at: rfc3339(report.updated_at),
+            sha256: report.artefact.as_ref().and_then(|a| a.sha256.clone()),
+            definitions_version: report.definitions_version,
         }
     }
 }

@@ -19,7 +19,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{guard, web, App, HttpResponse, HttpServer, Route};
 use krafter_domain::access::{ApiKeyRepository, Authorizer};
 use krafter_domain::export::{
-    ArtefactStore, ExportRepository, Exports, JobQueue, ReportRenderer, ReportSource,
+    ArtefactStore, ExportRepository, Exports, ExportsDeps, JobQueue, ReportRenderer, ReportSource,
 };
 use krafter_domain::health::Readiness;
 use krafter_domain::ledger::{Ledger, LedgerRepository};
@@ -104,16 +104,18 @@ impl Services {
             summaries: Summaries::new(shared.clone(), clock.clone()),
             org_summaries: OrgSummaries::new(shared.clone(), clock.clone()),
             remediation: RemediationReports::new(shared.clone(), clock.clone()),
-            exports: Exports::new(
-                shared.clone(),
-                shared.clone(),
-                artefacts.clone(),
-                clock.clone(),
-            ),
+            exports: Exports::new(ExportsDeps {
+                repo: shared.clone(),
+                metrics: shared.clone(),
+                remediation: shared.clone(),
+                artefacts: artefacts.clone(),
+                clock: clock.clone(),
+            }),
             shares: Shares::new(SharesDeps {
                 repo: shared.clone(),
                 exports: shared.clone(),
                 metrics: shared.clone(),
+                remediation: shared.clone(),
                 source: shared.clone(),
                 artefacts,
                 webhooks: sharing.webhooks,

@@ -172,6 +172,7 @@ pub(crate) struct FindingRow {
     pub priority_score: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub due_on: Option<NaiveDate>,
 }
 
 impl FindingRow {
@@ -185,6 +186,7 @@ impl FindingRow {
             priority_score: f.state.priority_score.get(),
             created_at: f.created_at,
             updated_at: f.updated_at,
+            due_on: f.due_on,
         }
     }
 }
@@ -200,6 +202,7 @@ impl TryFrom<FindingRow> for Finding {
             state: state(row.status, row.priority_score)?,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            due_on: row.due_on,
         })
     }
 }
@@ -356,6 +359,9 @@ pub(crate) struct ReportRow {
     pub shared_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub remediation: Option<serde_json::Value>,
+    pub definitions_version: i32,
+    pub artefact_sha256: Option<String>,
 }
 
 impl ReportRow {
@@ -383,6 +389,15 @@ impl ReportRow {
             shared_at: r.shared_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            remediation: r
+                .remediation
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(crate::store::storage_error)?,
+            definitions_version: i32::try_from(r.definitions_version)
+                .map_err(crate::store::storage_error)?,
+            artefact_sha256: r.artefact.as_ref().and_then(|a| a.sha256.clone()),
         })
     }
 }
@@ -395,6 +410,7 @@ impl TryFrom<ReportRow> for Report {
             (Some(key), Some(size)) => Some(Artefact {
                 key,
                 size_bytes: u64::try_from(size).map_err(|_| corrupt("artefact size"))?,
+                sha256: row.artefact_sha256,
             }),
             (None, None) => None,
             _ => return Err(corrupt("artefact")),
@@ -409,6 +425,13 @@ impl TryFrom<ReportRow> for Report {
             status: ReportStatus::from_code(row.status).ok_or_else(|| corrupt("report status"))?,
             snapshot: serde_json::from_value(row.snapshot)
                 .map_err(|_| corrupt("report snapshot"))?,
+            remediation: row
+                .remediation
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(|_| corrupt("report remediation"))?,
+            definitions_version: u32::try_from(row.definitions_version)
+                .map_err(|_| corrupt("definitions version"))?,
             error: row.error,
             artefact,
             exported_at: row.exported_at,
@@ -444,6 +467,8 @@ pub(crate) struct ReportFindingRow {
     pub created_at: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Timestamptz)]
     pub updated_at: DateTime<Utc>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
+    pub due_on: Option<NaiveDate>,
 }
 
 impl TryFrom<ReportFindingRow> for ReportFinding {
@@ -459,6 +484,7 @@ impl TryFrom<ReportFindingRow> for ReportFinding {
             priority_score: state.priority_score.get(),
             created_at: row.created_at,
             updated_at: row.updated_at,
+            due_on: row.due_on,
         })
     }
 }

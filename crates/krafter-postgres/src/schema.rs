@@ -120,6 +120,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         error_detail -> Nullable<Text>,
+        remediation -> Nullable<Jsonb>,
+        definitions_version -> Integer,
+        artefact_sha256 -> Nullable<Text>,
     }
 }
 

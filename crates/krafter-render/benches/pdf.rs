@@ -44,6 +44,8 @@ fn header(format: ExportFormat) -> ReportHeader {
             shared_at: None,
             created_at: at,
             updated_at: at,
+            definitions_version: 1,
+            remediation: None,
         },
         organisation_name: "Benchmark Organisation".to_owned(),
         project_slug: "bench".to_owned(),
@@ -68,6 +70,7 @@ fn batch(offset: usize, n: usize) -> Vec<ReportFinding> {
             priority_score: 1000 - (i % 1000) as i32,
             created_at: base + chrono::Duration::seconds(i as i64),
             updated_at: base + chrono::Duration::seconds(i as i64 * 3),
+            due_on: None,
         })
         .collect()
 }

@@ -3,11 +3,12 @@
 use std::borrow::Cow;
 use std::io::Write;
 
+use chrono::NaiveDate;
 use krafter_domain::export::{RenderError, RenderSession, ReportFinding};
 
 use crate::view::rfc3339;
 
-pub(crate) const CSV_HEADER: [&str; 7] = [
+pub(crate) const CSV_HEADER: [&str; 10] = [
     "id",
     "title",
     "severity",
@@ -15,20 +16,26 @@ pub(crate) const CSV_HEADER: [&str; 7] = [
     "priority_score",
     "created_at",
     "updated_at",
+    "due_on",
+    "age_days",
+    "overdue",
 ];
 
+/// `age_days` and `overdue` are as of the end of the period (`as_of`), when every listed finding
+/// was open; `due_on` is empty without an SLA.
 pub(crate) struct CsvSession {
     out: csv::Writer<Box<dyn Write + Send>>,
+    as_of: NaiveDate,
 }
 
 impl CsvSession {
-    pub fn start(out: Box<dyn Write + Send>) -> Result<Self, RenderError> {
+    pub fn start(as_of: NaiveDate, out: Box<dyn Write + Send>) -> Result<Self, RenderError> {
         let mut out = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .buffer_capacity(64 * 1024)
             .from_writer(out);
         out.write_record(CSV_HEADER).map_err(csv_error)?;
-        Ok(Self { out })
+        Ok(Self { out, as_of })
     }
 }
 
@@ -39,6 +46,13 @@ impl RenderSession for CsvSession {
             let priority = f.priority_score.to_string();
             let created = rfc3339(&f.created_at);
             let updated = rfc3339(&f.updated_at);
+            let due = f.due_on.map(|d| d.to_string()).unwrap_or_default();
+            let age = f.age_days(self.as_of).to_string();
+            let overdue = if f.overdue_on(self.as_of) {
+                "true"
+            } else {
+                "false"
+            };
             let row = [
                 defuse(&id),
                 defuse(&f.title),
@@ -47,6 +61,9 @@ impl RenderSession for CsvSession {
                 defuse(&priority),
                 defuse(&created),
                 defuse(&updated),
+                Cow::Borrowed(due.as_str()),
+                Cow::Borrowed(age.as_str()),
+                Cow::Borrowed(overdue),
             ];
             self.out
                 .write_record(row.iter().map(|cell| cell.as_bytes()))

@@ -1,7 +1,9 @@
-//! `json`: `{"report": {…}, "summary": <snapshot>, "findings": [ … ]}`, written as findings come.
+//! `json`: `{"report": {…}, "summary": <snapshot>, "remediation": {…}, "previous_period":
+//! {…}, "findings": [ … ]}`, written as findings come.
 
 use std::io::{BufWriter, Write};
 
+use chrono::NaiveDate;
 use krafter_domain::export::{RenderError, RenderSession, ReportFinding, ReportHeader};
 use serde::Serialize;
 
@@ -16,6 +18,7 @@ struct ReportJson<'a> {
     period_start: String,
     period_end: String,
     generated_at: String,
+    definitions_version: u32,
 }
 
 #[derive(Serialize)]
@@ -27,6 +30,7 @@ struct FindingJson<'a> {
     priority_score: i32,
     created_at: String,
     updated_at: String,
+    due_on: Option<NaiveDate>,
 }
 
 pub(crate) struct JsonSession {
@@ -48,11 +52,19 @@ impl JsonSession {
                 period_start: report.period_start.to_string(),
                 period_end: report.period_end.to_string(),
                 generated_at: rfc3339(&header.generated_at),
+                definitions_version: report.definitions_version,
             },
         )
         .map_err(json_error)?;
         out.write_all(b",\"summary\":")?;
         serde_json::to_writer(&mut out, &report.snapshot).map_err(json_error)?;
+        // Reports requested before reports captured their remediation have neither part.
+        if let Some(executive) = &report.remediation {
+            out.write_all(b",\"remediation\":")?;
+            serde_json::to_writer(&mut out, &executive.remediation).map_err(json_error)?;
+            out.write_all(b",\"previous_period\":")?;
+            serde_json::to_writer(&mut out, &executive.previous_period).map_err(json_error)?;
+        }
         out.write_all(b",\"findings\":[")?;
         Ok(Self { out, first: true })
     }
@@ -75,6 +87,7 @@ impl RenderSession for JsonSession {
                     priority_score: f.priority_score,
                     created_at: rfc3339(&f.created_at),
                     updated_at: rfc3339(&f.updated_at),
+                    due_on: f.due_on,
                 },
             )
             .map_err(json_error)?;

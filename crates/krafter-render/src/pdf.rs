@@ -17,6 +17,7 @@ use typst::text::{Font, FontBook};
 use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World};
 
+use crate::fonts::{fonts, Fonts};
 use crate::view::{Listed, ReportView};
 
 const TEMPLATE: &str = include_str!("report.typ");
@@ -113,30 +114,15 @@ fn datetime(at: DateTime<Utc>) -> Datetime {
     .unwrap_or_else(|| Datetime::from_ymd(1970, 1, 1).expect("a valid date"))
 }
 
-/// The standard library and the fonts bundled with `typst-assets`, loaded once per process.
-struct Assets {
-    library: LazyHash<Library>,
-    book: LazyHash<FontBook>,
-    fonts: Vec<Font>,
-}
-
-fn assets() -> &'static Assets {
-    static ASSETS: OnceLock<Assets> = OnceLock::new();
-    ASSETS.get_or_init(|| {
-        let fonts: Vec<Font> = typst_assets::fonts()
-            .flat_map(|data| Font::iter(Bytes::new(data)))
-            .collect();
-        Assets {
-            library: LazyHash::new(Library::default()),
-            book: LazyHash::new(FontBook::from_fonts(&fonts)),
-            fonts,
-        }
-    })
+/// The standard library, loaded once per process.
+fn library() -> &'static LazyHash<Library> {
+    static LIBRARY: OnceLock<LazyHash<Library>> = OnceLock::new();
+    LIBRARY.get_or_init(|| LazyHash::new(Library::default()))
 }
 
 /// A world of two files: the report's source and its data. No file system, no network.
 struct ReportWorld {
-    assets: &'static Assets,
+    fonts: &'static Fonts,
     main: Source,
     data_id: FileId,
     data: Bytes,
@@ -147,7 +133,7 @@ impl ReportWorld {
     fn new(data: Vec<u8>, today: DateTime<Utc>) -> Self {
         let main_id = FileId::new(None, VirtualPath::new("/report.typ"));
         Self {
-            assets: assets(),
+            fonts: fonts(),
             main: Source::new(main_id, TEMPLATE.to_owned()),
             data_id: FileId::new(None, VirtualPath::new(DATA_PATH)),
             data: Bytes::new(data),
@@ -158,11 +144,11 @@ impl ReportWorld {
 
 impl World for ReportWorld {
     fn library(&self) -> &LazyHash<Library> {
-        &self.assets.library
+        library()
     }
 
     fn book(&self) -> &LazyHash<FontBook> {
-        &self.assets.book
+        &self.fonts.book
     }
 
     fn main(&self) -> FileId {
@@ -186,7 +172,7 @@ impl World for ReportWorld {
     }
 
     fn font(&self, index: usize) -> Option<Font> {
-        self.assets.fonts.get(index).cloned()
+        self.fonts.font(index)
     }
 
     fn today(&self, offset: Option<i64>) -> Option<Datetime> {

@@ -30,7 +30,7 @@ impl ReportRenderer for Renderer {
     ) -> Result<Box<dyn RenderSession>, RenderError> {
         Ok(match header.report.format {
             ExportFormat::Json => Box::new(JsonSession::start(header, out)?),
-            ExportFormat::Csv => Box::new(CsvSession::start(out)?),
+            ExportFormat::Csv => Box::new(CsvSession::start(header.report.period_end, out)?),
             ExportFormat::Html => Box::new(HtmlSession::start(header, out)),
             ExportFormat::Pdf => Box::new(PdfSession::start(header, out)),
         })

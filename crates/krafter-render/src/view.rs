@@ -6,6 +6,14 @@ use krafter_domain::export::{ReportFinding, ReportHeader};
 use krafter_domain::metrics::{BurnDownPoint, Summary};
 use serde::Serialize;
 
+use crate::executive::{
+    as_of, executive_summary, open_by_severity, RemediationView, SeverityCount,
+};
+use crate::readable::{
+    grouped, percent, severity_label, short_date, signed, spelled_date, spelled_period,
+    status_label,
+};
+
 /// How many findings the formats for people list; the rest are counted.
 pub const LISTED_FINDINGS: usize = 1_000;
 
@@ -41,23 +49,35 @@ pub(crate) struct ReportView {
     pub organisation: String,
     pub project_name: String,
     pub project_slug: String,
-    pub period_start: String,
+    /// `7 March 2026`.
     pub period_end: String,
-    /// `2026-03-01 to 2026-03-07`.
+    /// `1 to 7 March 2026`.
     pub period: String,
-    /// `2026-03-07 14:02 UTC`.
+    /// `7 March 2026, 14:02 UTC`.
     pub generated: String,
     pub generated_rfc3339: String,
+    /// The executive summary, one sentence each, first on the page.
+    pub executive_summary: Vec<String>,
     pub metrics: Vec<Metric>,
+    /// Open findings by severity at the end of the period (empty for reports made before
+    /// reports captured their remediation).
+    pub open_by_severity: Vec<SeverityCount>,
     pub chart: Chart,
+    /// The remediation page (absent for reports made before reports captured it).
+    pub remediation: Option<RemediationView>,
     pub findings: Vec<FindingRow>,
-    /// Open findings in all (listed or not).
-    pub total: u64,
-    /// Open findings not listed.
+    /// Open findings in all (listed or not), grouped: `1,234`.
+    pub total: String,
+    /// Open findings not listed (0 when all are), and the same grouped.
     pub more: u64,
+    pub more_shown: String,
     /// Where the artefact can be downloaded (the public viewer's page only).
     pub download_url: Option<String>,
+    /// Who and what the report is: organisation, project, report id.
     pub footer: String,
+    /// When it was made and under which metric definitions: `Generated 2026-03-07T14:02:11Z ·
+    /// metric definitions v1`.
+    pub provenance: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,7 +85,7 @@ pub(crate) struct Metric {
     pub label: &'static str,
     /// The figure shown large, e.g. `87.5%`.
     pub value: String,
-    /// The exact figure and what it means, e.g. `exact 0.875`.
+    /// What it means, e.g. `of the verifications in the period passed`.
     pub detail: String,
 }
 
@@ -74,30 +94,53 @@ pub(crate) struct FindingRow {
     pub rank: usize,
     pub id: String,
     pub title: String,
+    /// `critical`, … (a CSS class in the HTML).
+    pub severity_key: &'static str,
+    /// `Critical`, …
     pub severity: &'static str,
+    /// `In progress`, …
     pub status: &'static str,
     pub priority: i32,
+    /// `7 Mar 2026`.
     pub created: String,
     pub updated: String,
+    /// Its SLA due date, `–` without one.
+    pub due: String,
+    /// Past its due date at the end of the period.
+    pub overdue: bool,
+}
+
+/// `7 Mar 2026`: short enough for a table cell, unambiguous in every locale.
+fn cell_date(date: chrono::NaiveDate) -> String {
+    format!("{} {}", short_date(date), date.format("%Y"))
 }
 
 impl ReportView {
     pub fn new(header: &ReportHeader, listed: &Listed) -> Self {
         let report = &header.report;
         let summary = &report.snapshot;
-        let period = format!("{} to {}", report.period_start, report.period_end);
+        let period = spelled_period(report.period_start, report.period_end);
+        let total = listed.total(header);
+        let more = total - listed.findings.len() as u64;
+        let remediation = report.remediation.as_ref();
         Self {
             title: format!("{} security report, {}", header.project_name, period),
             organisation: header.organisation_name.clone(),
             project_name: header.project_name.clone(),
             project_slug: header.project_slug.clone(),
-            period_start: report.period_start.to_string(),
-            period_end: report.period_end.to_string(),
+            period_end: spelled_date(report.period_end),
             period,
-            generated: header.generated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            generated: format!(
+                "{}, {}",
+                spelled_date(header.generated_at.date_naive()),
+                header.generated_at.format("%H:%M UTC")
+            ),
             generated_rfc3339: rfc3339(&header.generated_at),
+            executive_summary: executive_summary(summary, remediation),
             metrics: metrics(summary, report.period_end),
+            open_by_severity: remediation.map(open_by_severity).unwrap_or_default(),
             chart: Chart::new(&summary.risk_burn_down),
+            remediation: remediation.map(|r| RemediationView::new(summary, r)),
             findings: listed
                 .findings
                 .iter()
@@ -106,32 +149,31 @@ impl ReportView {
                     rank: i + 1,
                     id: f.id.to_string(),
                     title: f.title.clone(),
-                    severity: f.severity.as_str(),
-                    status: f.status.as_str(),
+                    severity_key: f.severity.as_str(),
+                    severity: severity_label(f.severity),
+                    status: status_label(f.status),
                     priority: f.priority_score,
-                    created: f.created_at.format("%Y-%m-%d").to_string(),
-                    updated: f.updated_at.format("%Y-%m-%d").to_string(),
+                    created: cell_date(f.created_at.date_naive()),
+                    updated: cell_date(f.updated_at.date_naive()),
+                    due: f.due_on.map_or_else(|| "–".to_owned(), cell_date),
+                    overdue: f.overdue_on(report.period_end),
                 })
                 .collect(),
-            total: listed.total(header),
-            more: listed.total(header) - listed.findings.len() as u64,
+            total: grouped(total as i64),
+            more,
+            more_shown: grouped(more as i64),
             download_url: header.download_url.clone(),
             footer: format!(
                 "{} / {} ({}), report {}",
                 header.organisation_name, header.project_name, header.project_slug, report.id
             ),
+            provenance: format!(
+                "Generated {} · metric definitions v{}",
+                rfc3339(&header.generated_at),
+                report.definitions_version
+            ),
         }
     }
-}
-
-/// A rate as the page shows it: a percentage with one decimal.
-pub(crate) fn percent(rate: f64) -> String {
-    format!("{:.1}%", rate * 100.0)
-}
-
-/// A rate exactly as the JSON summary writes it.
-pub(crate) fn exact(rate: f64) -> String {
-    serde_json::to_string(&rate).unwrap_or_else(|_| rate.to_string())
 }
 
 fn metrics(summary: &Summary, period_end: chrono::NaiveDate) -> Vec<Metric> {
@@ -140,18 +182,18 @@ fn metrics(summary: &Summary, period_end: chrono::NaiveDate) -> Vec<Metric> {
         summary.risk_burn_down.last(),
     ) {
         (Some(first), Some(last)) => Metric {
-            label: "Risk burn-down",
-            value: last.open_risk_score.to_string(),
+            label: "Open risk score",
+            value: grouped(last.open_risk_score),
             detail: format!(
-                "open risk score on {}; {} on {} ({:+})",
-                last.date,
-                first.open_risk_score,
-                first.date,
-                last.open_risk_score - first.open_risk_score
+                "{}; {} on {} ({})",
+                as_of(last.date),
+                grouped(first.open_risk_score),
+                short_date(first.date),
+                signed(last.open_risk_score - first.open_risk_score)
             ),
         },
         _ => Metric {
-            label: "Risk burn-down",
+            label: "Open risk score",
             value: "n/a".to_owned(),
             detail: "no days in the period".to_owned(),
         },
@@ -161,17 +203,17 @@ fn metrics(summary: &Summary, period_end: chrono::NaiveDate) -> Vec<Metric> {
         Metric {
             label: "Verification pass rate",
             value: percent(summary.verification_pass_rate),
-            detail: format!("exact {}", exact(summary.verification_pass_rate)),
+            detail: "of the verifications in the period passed".to_owned(),
         },
         Metric {
             label: "Regression rate",
             value: percent(summary.regression_rate),
-            detail: format!("exact {}", exact(summary.regression_rate)),
+            detail: "of closed findings came back".to_owned(),
         },
         Metric {
             label: "Open findings",
-            value: summary.open_findings.to_string(),
-            detail: format!("at the end of {period_end}"),
+            value: grouped(summary.open_findings),
+            detail: as_of(period_end),
         },
     ]
 }
@@ -256,7 +298,7 @@ impl Chart {
             .filter(|(i, _)| i % every == 0)
             .map(|(i, p)| Tick {
                 pos: round2(x_of(i)),
-                label: p.date.format("%Y-%m-%d").to_string(),
+                label: short_date(p.date),
             })
             .collect();
         let y_ticks = (0..)
@@ -264,7 +306,7 @@ impl Chart {
             .take_while(|v| *v <= axis_hi)
             .map(|v| Tick {
                 pos: round2(y_of(v)),
-                label: v.to_string(),
+                label: grouped(v),
             })
             .collect();
         Self {
@@ -284,7 +326,7 @@ impl Chart {
 }
 
 /// 1, 2 or 5 times a power of ten, at least `raw`, at least 1.
-fn nice_step(raw: f64) -> i64 {
+pub(crate) fn nice_step(raw: f64) -> i64 {
     if raw <= 1.0 {
         return 1;
     }
@@ -302,7 +344,7 @@ fn nice_step(raw: f64) -> i64 {
     (nice * magnitude).round() as i64
 }
 
-fn round2(v: f64) -> f64 {
+pub(crate) fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
@@ -339,7 +381,17 @@ mod tests {
         assert!(chart.x_ticks.len() <= MAX_X_LABELS);
         assert!(!chart.markers);
         assert_eq!(chart.y_ticks.first().unwrap().label, "0");
-        assert!(chart.y_ticks.last().unwrap().label.parse::<i64>().unwrap() >= 1000);
+        assert!(
+            chart
+                .y_ticks
+                .last()
+                .unwrap()
+                .label
+                .replace(',', "")
+                .parse::<i64>()
+                .unwrap()
+                >= 1000
+        );
         for [x, y] in &chart.points {
             assert!((chart.plot_left..=chart.plot_right).contains(x));
             assert!((chart.plot_top..=chart.plot_bottom).contains(y));
@@ -356,13 +408,5 @@ mod tests {
         let none = Chart::new(&[]);
         assert!(none.points.is_empty());
         assert!(!none.y_ticks.is_empty());
-    }
-
-    #[test]
-    fn rates_show_as_percentages_and_exactly() {
-        assert_eq!(percent(0.875), "87.5%");
-        assert_eq!(percent(0.0), "0.0%");
-        assert_eq!(exact(0.0), "0.0");
-        assert_eq!(exact(1.0 / 3.0), "0.3333333333333333");
     }
 }

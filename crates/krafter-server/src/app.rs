@@ -366,6 +366,23 @@ fn open_artefacts(config: &Config) -> anyhow::Result<FsArtefactStore> {
     Ok(store)
 }
 
+/// Says once, at start-up, when PDFs would print a script as empty boxes for want of a font.
+fn say_which_scripts_pdfs_lack() {
+    let coverage = krafter_render::font_coverage();
+    if !coverage.cjk {
+        tracing::warn!(
+            "no font for Chinese, Japanese and Korean was found under /usr/share/fonts: PDF \
+             reports will show such titles as empty boxes (install Debian's fonts-noto-cjk)"
+        );
+    }
+    if !coverage.emoji {
+        tracing::warn!(
+            "no emoji font was found under /usr/share/fonts: PDF reports will show emoji as \
+             empty boxes (install Debian's fonts-noto-color-emoji)"
+        );
+    }
+}
+
 /// The workers a node runs: their names (as they lease jobs) and tasks, and their queue.
 struct Workers {
     queue: Arc<dyn JobQueue>,
@@ -433,6 +450,8 @@ fn spawn_workers(
         })
         .collect();
     tracing::info!(workers = count, "workers started (exports and deliveries)");
+    // Scanning the machine's fonts takes a moment: off the start-up path, once.
+    tokio::task::spawn_blocking(say_which_scripts_pdfs_lack);
     let queue: Arc<dyn JobQueue> = Arc::new(store.clone());
     Ok((
         stop,

@@ -329,6 +329,7 @@ impl Plan {
                 state,
                 created_at: self.created_at,
                 updated_at,
+                due_on: None,
             },
             history,
             verifications,

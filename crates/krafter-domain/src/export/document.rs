@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::export::report::Report;
 use crate::ids::FindingId;
@@ -67,6 +67,9 @@ struct StoredFinding {
     priority_score: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    /// Absent from previews kept before findings had due dates.
+    #[serde(default)]
+    due_on: Option<NaiveDate>,
 }
 
 impl FindingsPreview {
@@ -99,6 +102,7 @@ impl FindingsPreview {
                     priority_score: f.priority_score,
                     created_at: f.created_at,
                     updated_at: f.updated_at,
+                    due_on: f.due_on,
                 })
                 .collect(),
         };
@@ -119,6 +123,7 @@ impl FindingsPreview {
                     priority_score: f.priority_score,
                     created_at: f.created_at,
                     updated_at: f.updated_at,
+                    due_on: f.due_on,
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -143,6 +148,21 @@ pub struct ReportFinding {
     pub created_at: DateTime<Utc>,
     /// When the finding last changed on or before the end of the period.
     pub updated_at: DateTime<Utc>,
+    /// Its SLA due date (`None` without an SLA for its severity).
+    pub due_on: Option<NaiveDate>,
+}
+
+impl ReportFinding {
+    /// Whole days from its creation's UTC date to `day`.
+    pub fn age_days(&self, day: NaiveDate) -> i64 {
+        (day - self.created_at.date_naive()).num_days()
+    }
+
+    /// Whether it is past its due date on `day` (the findings of a report are open at the end
+    /// of its period, so this is the definition of overdue for them).
+    pub fn overdue_on(&self, day: NaiveDate) -> bool {
+        self.due_on.is_some_and(|due| day > due)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! Export Worker drains, the artefact it renders, and the ports behind each.
 
 mod document;
+mod executive;
 mod ports;
 mod quota;
 mod report;
@@ -13,6 +14,8 @@ pub use document::{
     preview_key, FindingsPreview, RenderError, RenderSession, ReportFinding, ReportHeader,
     ReportRenderer, PREVIEW_FINDINGS,
 };
+pub(crate) use executive::ReportFigures;
+pub use executive::{PreviousPeriod, RemediationTotals, ReportRemediation};
 pub use ports::{
     ArtefactStore, ArtefactStoreError, Claimed, ClaimedJob, Enqueued, ExportRepoError,
     ExportRepository, FindingBatches, JobKind, JobQueue, JobQueueError, JobStatus, NewExport,
@@ -25,5 +28,5 @@ pub use report::{Artefact, ExportFormat, Report, ReportId, ReportStatus};
 pub use request::{
     ExportFields, ExportRequest, IdempotencyClaim, IdempotencyKey, RequestFingerprint,
 };
-pub use service::{ExportError, Exported, Exports};
+pub use service::{ExportError, Exported, Exports, ExportsDeps};
 pub use worker::{ExportWorker, JobObserver, RetryPolicy, WorkOutcome, WorkerConfig};

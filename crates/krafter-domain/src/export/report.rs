@@ -1,6 +1,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
+use crate::export::executive::ReportRemediation;
 use crate::ids::{OrgId, ProjectId};
 use crate::ledger::{stored_enum, TransitionError};
 use crate::metrics::Summary;
@@ -121,6 +122,9 @@ pub struct Artefact {
     /// The store's key, e.g. `<org>/<report>.csv`.
     pub key: String,
     pub size_bytes: u64,
+    /// The lower-case hex SHA-256 of the artefact's bytes, so that anyone can check that a file
+    /// is the one the service produced (`None` for artefacts made before they were hashed).
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,6 +138,12 @@ pub struct Report {
     pub status: ReportStatus,
     /// The summary over the period, captured when the export was requested.
     pub snapshot: Summary,
+    /// The remediation of the period and the comparison with the one before, captured with the
+    /// summary (`None` for reports requested before reports had them).
+    pub remediation: Option<ReportRemediation>,
+    /// The version of the metric definitions the figures were computed under
+    /// ([`crate::metrics::remediation::REMEDIATION_DEFINITIONS_VERSION`]).
+    pub definitions_version: u32,
     /// Why the export failed, once it has.
     pub error: Option<String>,
     pub artefact: Option<Artefact>,

@@ -4,6 +4,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 
 use crate::clock::Clock;
+use crate::export::executive::ReportFigures;
 use crate::export::ports::{
     ArtefactStore, ArtefactStoreError, Enqueued, ExportRepoError, ExportRepository, NewExport,
     ReportCursor, ReportQuery,
@@ -11,9 +12,8 @@ use crate::export::ports::{
 use crate::export::quota::{QuotaMonth, QuotaUsage};
 use crate::export::report::{Report, ReportId, ReportStatus};
 use crate::export::request::{ExportRequest, IdempotencyClaim, IdempotencyKey, RequestFingerprint};
-use crate::metrics::{
-    summarize, MetricsRepoError, MetricsRepository, SummaryQuery, VerificationScope,
-};
+use crate::metrics::remediation::{RemediationRepository, REMEDIATION_DEFINITIONS_VERSION};
+use crate::metrics::MetricsRepository;
 use crate::page::Page;
 use crate::project::Project;
 use crate::storage::StorageError;
@@ -48,14 +48,6 @@ impl From<ExportRepoError> for ExportError {
     }
 }
 
-impl From<MetricsRepoError> for ExportError {
-    fn from(error: MetricsRepoError) -> Self {
-        match error {
-            MetricsRepoError::Storage(e) => Self::Storage(e),
-        }
-    }
-}
-
 impl From<ArtefactStoreError> for ExportError {
     fn from(error: ArtefactStoreError) -> Self {
         Self::Storage(StorageError::new(error.to_string()))
@@ -75,21 +67,35 @@ pub struct Exported {
 /// The export use cases. Callers have already been authorised for `project`.
 pub struct Exports {
     repo: Arc<dyn ExportRepository>,
-    metrics: Arc<dyn MetricsRepository>,
+    figures: ReportFigures,
     artefacts: Arc<dyn ArtefactStore>,
     clock: Arc<dyn Clock>,
 }
 
+/// What the export use cases read and write.
+pub struct ExportsDeps {
+    pub repo: Arc<dyn ExportRepository>,
+    pub metrics: Arc<dyn MetricsRepository>,
+    pub remediation: Arc<dyn RemediationRepository>,
+    pub artefacts: Arc<dyn ArtefactStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl Exports {
-    pub fn new(
-        repo: Arc<dyn ExportRepository>,
-        metrics: Arc<dyn MetricsRepository>,
-        artefacts: Arc<dyn ArtefactStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
+    pub fn new(deps: ExportsDeps) -> Self {
+        let ExportsDeps {
             repo,
             metrics,
+            remediation,
+            artefacts,
+            clock,
+        } = deps;
+        Self {
+            repo,
+            figures: ReportFigures {
+                metrics,
+                remediation,
+            },
             artefacts,
             clock,
         }
@@ -99,7 +105,8 @@ impl Exports {
         self.clock.today()
     }
 
-    /// Charges a unit and queues the export, capturing the summary over the period now.
+    /// Charges a unit and queues the export, capturing now the summary over the period, its
+    /// remediation by week, and the summary and remediation totals of the period before.
     pub async fn request(
         &self,
         project: &Project,
@@ -107,11 +114,7 @@ impl Exports {
         idempotency: Option<(IdempotencyKey, RequestFingerprint)>,
     ) -> Result<Exported, ExportError> {
         let now = self.clock.now();
-        let query = SummaryQuery {
-            window: request.period,
-            verifications: VerificationScope::Window,
-        };
-        let deltas = self.metrics.deltas(project.id, &query.window).await?;
+        let (snapshot, remediation) = self.figures.capture(project, request.period).await?;
         let report = Report {
             id: ReportId::generate(),
             org_id: project.org_id,
@@ -120,7 +123,9 @@ impl Exports {
             period_end: request.period.to(),
             format: request.format,
             status: ReportStatus::Queued,
-            snapshot: summarize(&query, &deltas),
+            snapshot,
+            remediation: Some(remediation),
+            definitions_version: REMEDIATION_DEFINITIONS_VERSION,
             error: None,
             artefact: None,
             exported_at: None,

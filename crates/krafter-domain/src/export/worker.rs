@@ -369,14 +369,19 @@ impl ExportWorker {
         let preview_path = path.with_extension("preview.json.part");
         let result = self.render_to(&header, &path).await;
         let stored = match result {
-            Ok(preview) => {
+            Ok((preview, sha256)) => {
                 let key = format!(
                     "{}/{}.{}",
                     report.org_id,
                     report.id,
                     report.format.extension()
                 );
-                self.store(&key, &path, &preview, &preview_path).await
+                self.store(&key, &path, &preview, &preview_path)
+                    .await
+                    .map(|artefact| Artefact {
+                        sha256: Some(sha256),
+                        ..artefact
+                    })
             }
             Err(failure) => Err(failure),
         };
@@ -413,17 +418,19 @@ impl ExportWorker {
             .map(|size_bytes| Artefact {
                 key: key.to_owned(),
                 size_bytes,
+                sha256: None,
             })
             .map_err(|e| Failure::new(public_reason::STORAGE_UNAVAILABLE, e))
     }
 
-    /// Renders the artefact into `path`; answers the preview of its findings. A renderer's own
-    /// error, its message included, is detail for the log: it may quote paths or internals.
+    /// Renders the artefact into `path`; answers the preview of its findings and the artefact's
+    /// SHA-256 (hashed as it is written). A renderer's own error, its message included, is
+    /// detail for the log: it may quote paths or internals.
     async fn render_to(
         &self,
         header: &ReportHeader,
         path: &std::path::Path,
-    ) -> Result<FindingsPreview, Failure> {
+    ) -> Result<(FindingsPreview, String), Failure> {
         let rendering = |e: RenderError| Failure::new(public_reason::RENDERING_FAILED, e);
         let unreadable = |e: crate::export::ports::ReportSourceError| {
             Failure::new(public_reason::DATA_UNREADABLE, e)
@@ -434,7 +441,8 @@ impl ExportWorker {
                 format_args!("could not create {}: {e}", path.display()),
             )
         })?;
-        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, file));
+        let (hashing, digest) = HashingWriter::new(file);
+        let out = Box::new(std::io::BufWriter::with_capacity(256 * 1024, hashing));
         let mut session = self.renderer.start(header, out).map_err(rendering)?;
         let mut batches = self
             .source
@@ -469,7 +477,55 @@ impl ExportWorker {
             .await
             .map_err(|e| Failure::new(public_reason::RENDERING_FAILED, e))?
             .map_err(rendering)?;
-        Ok(preview)
+        Ok((preview, digest.hex()))
+    }
+}
+
+/// Hashes what it writes on its way to `inner`; the digest stays readable after the writer is
+/// dropped (a render session owns and drops its writer).
+struct HashingWriter<W> {
+    inner: W,
+    digest: Digest,
+}
+
+#[derive(Clone, Default)]
+struct Digest(Arc<std::sync::Mutex<sha2::Sha256>>);
+
+impl Digest {
+    fn hex(&self) -> String {
+        use sha2::Digest as _;
+        let hasher = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        format!("{:x}", hasher.finalize())
+    }
+}
+
+impl<W> HashingWriter<W> {
+    fn new(inner: W) -> (Self, Digest) {
+        let digest = Digest::default();
+        (
+            Self {
+                inner,
+                digest: digest.clone(),
+            },
+            digest,
+        )
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use sha2::Digest as _;
+        let written = self.inner.write(buf)?;
+        self.digest
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -526,6 +582,8 @@ mod worker_tests {
                     regression_rate: 0.0,
                     open_findings: 0,
                 },
+                remediation: None,
+                definitions_version: 1,
                 error: None,
                 artefact: None,
                 exported_at: None,
@@ -705,6 +763,11 @@ mod worker_tests {
         let artefact = completed.lock().unwrap().clone().unwrap();
         assert_eq!(artefact.key, format!("{org}/{id}.csv"));
         assert_eq!(artefact.size_bytes, 8);
+        // The SHA-256 of the bytes written, `printf rendered | sha256sum`.
+        assert_eq!(
+            artefact.sha256.as_deref(),
+            Some("69d0044d65bc72753132efe821effd54c8072b5f75703772caa15a13d400dc5a")
+        );
     }
 
     #[tokio::test]

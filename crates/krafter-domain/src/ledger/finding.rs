@@ -1,4 +1,4 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ids::FindingId;
 use crate::metrics::{DatedDelta, DayDelta};
@@ -156,6 +156,10 @@ pub struct Finding {
     pub created_at: DateTime<Utc>,
     /// When the latest history event occurred; a new change may not be earlier.
     pub updated_at: DateTime<Utc>,
+    /// The date by which the finding should be resolved under the SLA policy in force when it
+    /// was created (`None` without an SLA for its severity). Set by the store at creation and
+    /// never changed ([`crate::metrics::remediation::due_on`]).
+    pub due_on: Option<NaiveDate>,
 }
 
 /// One history event: the finding moved from `before` (absent at creation) to `after` at `occurred_at`.

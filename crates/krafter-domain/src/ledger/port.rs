@@ -74,7 +74,10 @@ pub enum LedgerRepoError {
 /// transaction, so that the totals always equal a replay of the history.
 ///
 /// Contract:
-/// - `create_finding` stores the finding, its creation event and `FindingChange::creation(..).day_delta()`.
+/// - `create_finding` stores the finding, its creation event and `FindingChange::creation(..).day_delta()`,
+///   with its `due_on` computed under the policy in force at its creation (the given `due_on` is
+///   ignored; see [`crate::metrics::remediation::RemediationRepository`]), and answers the
+///   finding as stored.
 /// - `change_finding` locks the finding against concurrent changes, passes it to `decide`, and when
 ///   `decide` answers a change, stores the change as a history event, the finding's new state and
 ///   `change.day_delta()`; when it answers `None`, writes nothing. Answers the finding as it now is.
@@ -99,7 +102,7 @@ pub trait LedgerRepository: Send + Sync {
         &self,
         project: ProjectId,
         finding: &Finding,
-    ) -> Result<(), LedgerRepoError>;
+    ) -> Result<Finding, LedgerRepoError>;
 
     async fn change_finding(
         &self,

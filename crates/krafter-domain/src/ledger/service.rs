@@ -111,9 +111,9 @@ impl Ledger {
             },
             created_at: at,
             updated_at: at,
+            due_on: None,
         };
-        self.repo.create_finding(project.id, &finding).await?;
-        Ok(finding)
+        Ok(self.repo.create_finding(project.id, &finding).await?)
     }
 
     pub async fn update_finding(
@@ -247,6 +247,7 @@ mod tests {
             },
             created_at: "2026-06-01T00:00:00Z".parse().unwrap(),
             updated_at: updated_at.parse().unwrap(),
+            due_on: None,
         }
     }
 

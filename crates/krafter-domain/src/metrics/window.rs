@@ -81,6 +81,16 @@ impl DateWindow {
         self.to
     }
 
+    /// The window of the same length that ends the day before this one starts (a comparison
+    /// period; it is before today, so it is a window too).
+    pub fn previous(&self) -> DateWindow {
+        let length = Days::new((self.to - self.from).num_days() as u64 + 1);
+        Self {
+            from: self.from - length,
+            to: self.from - Days::new(1),
+        }
+    }
+
     pub fn days(&self) -> impl Iterator<Item = NaiveDate> {
         self.from.iter_days().take_while({
             let to = self.to;

@@ -8,14 +8,14 @@ use chrono::{DateTime, TimeDelta, Utc};
 use futures::stream::BoxStream;
 
 use crate::clock::Clock;
+use crate::export::ReportFigures;
 use crate::export::{
     preview_key, ArtefactStore, ArtefactStoreError, ExportFormat, ExportRepoError,
     ExportRepository, FindingsPreview, Report, ReportHeader, ReportId, ReportSource, ReportStatus,
     PREVIEW_FINDINGS,
 };
-use crate::metrics::{
-    summarize, DateWindow, MetricsRepoError, MetricsRepository, SummaryQuery, VerificationScope,
-};
+use crate::metrics::remediation::{RemediationRepository, REMEDIATION_DEFINITIONS_VERSION};
+use crate::metrics::{DateWindow, MetricsRepoError, MetricsRepository};
 use crate::project::Project;
 use crate::share::delivery::{Delivery, DeliveryId, DeliveryStatus, DeliveryTarget};
 use crate::share::ports::{LinkSigner, NewShare, ShareRepoError, ShareRepository, Webhooks};
@@ -97,7 +97,7 @@ pub struct ViewerPage {
 pub struct Shares {
     repo: Arc<dyn ShareRepository>,
     exports: Arc<dyn ExportRepository>,
-    metrics: Arc<dyn MetricsRepository>,
+    figures: ReportFigures,
     source: Arc<dyn ReportSource>,
     artefacts: Arc<dyn ArtefactStore>,
     webhooks: Arc<dyn Webhooks>,
@@ -113,6 +113,7 @@ pub struct SharesDeps {
     pub repo: Arc<dyn ShareRepository>,
     pub exports: Arc<dyn ExportRepository>,
     pub metrics: Arc<dyn MetricsRepository>,
+    pub remediation: Arc<dyn RemediationRepository>,
     pub source: Arc<dyn ReportSource>,
     pub artefacts: Arc<dyn ArtefactStore>,
     pub webhooks: Arc<dyn Webhooks>,
@@ -133,7 +134,10 @@ impl Shares {
         Self {
             repo: deps.repo,
             exports: deps.exports,
-            metrics: deps.metrics,
+            figures: ReportFigures {
+                metrics: deps.metrics,
+                remediation: deps.remediation,
+            },
             source: deps.source,
             artefacts: deps.artefacts,
             webhooks: deps.webhooks,
@@ -253,11 +257,7 @@ impl Shares {
             ("period_start", "period_end"),
         )
         .expect("a week ending today is a valid window");
-        let query = SummaryQuery {
-            window,
-            verifications: VerificationScope::Window,
-        };
-        let deltas = self.metrics.deltas(project.id, &query.window).await?;
+        let (snapshot, remediation) = self.figures.capture(project, window).await?;
         Ok(Report {
             id: ReportId::generate(),
             org_id: project.org_id,
@@ -266,7 +266,9 @@ impl Shares {
             period_end: window.to(),
             format: ExportFormat::Json,
             status: ReportStatus::Queued,
-            snapshot: summarize(&query, &deltas),
+            snapshot,
+            remediation: Some(remediation),
+            definitions_version: REMEDIATION_DEFINITIONS_VERSION,
             error: None,
             artefact: None,
             exported_at: None,

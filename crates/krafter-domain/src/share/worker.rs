@@ -347,11 +347,14 @@ mod tests {
             artefact: Some(Artefact {
                 key: "org/report.json".into(),
                 size_bytes: 2,
+                sha256: None,
             }),
             exported_at: None,
             shared_at: Some(now()),
             created_at: now(),
             updated_at: now(),
+            definitions_version: 1,
+            remediation: None,
         };
         let share = Share {
             id: ShareId::generate(),

@@ -85,6 +85,16 @@ async fn settled(app: &TestApp, t: &Tenant, id: &str) -> Value {
     }
 }
 
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(bytes))
+}
+
+fn created_date(finding: &Value) -> Option<chrono::NaiveDate> {
+    let at = chrono::DateTime::parse_from_rfc3339(finding["created_at"].as_str()?).ok()?;
+    Some(at.date_naive())
+}
+
 async fn download(app: &TestApp, t: &Tenant, id: &str) -> reqwest::Response {
     app.client
         .get(app.audit_url(t, &format!("/reports/{id}/download")))
@@ -130,9 +140,14 @@ async fn a_json_export_is_queued_exported_and_downloaded() {
         "shared_at",
         "created_at",
         "updated_at",
+        // Beyond the spec: what makes the report traceable.
+        "sha256",
+        "definitions_version",
     ]
     .into();
     assert_eq!(keys, spec_keys);
+    assert_eq!(report["sha256"], Value::Null, "nothing is exported yet");
+    assert_eq!(report["definitions_version"], 1);
     assert_eq!(report["org_id"], t.org.to_string());
     assert_eq!(report["project_id"], "web");
     assert_eq!(report["format"], "json");
@@ -178,8 +193,40 @@ async fn a_json_export_is_queued_exported_and_downloaded() {
         file.headers()["content-disposition"],
         format!("attachment; filename=\"web-report-{start}-{today}.json\"")
     );
-    let artefact: Value = file.json().await.unwrap();
+    let bytes = file.bytes().await.unwrap();
+    // The report names the hash of exactly these bytes.
+    assert_eq!(done["sha256"], sha256_hex(&bytes));
+    assert_eq!(done["definitions_version"], 1);
+    let artefact: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(artefact["report"]["id"], id);
+    assert_eq!(artefact["report"]["definitions_version"], 1);
+    // The remediation of the period by week, as its endpoint answers it; and the 3 days before.
+    let remediation = app
+        .client
+        .get(app.audit_url(
+            &t,
+            &format!("/reports/remediation?date_from={start}&date_to={today}&granularity=week"),
+        ))
+        .bearer_auth(&t.read_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        artefact["remediation"],
+        envelope(remediation, StatusCode::OK).await
+    );
+    let previous = &artefact["previous_period"];
+    assert_eq!(
+        previous["date_from"],
+        (start - chrono::Days::new(3)).to_string()
+    );
+    assert_eq!(
+        previous["date_to"],
+        (start - chrono::Days::new(1)).to_string()
+    );
+    assert_eq!(previous["summary"]["open_findings"], 3);
+    assert_eq!(previous["remediation"]["total"]["all"]["open_at_end"], 3);
+    assert_eq!(previous["remediation"]["total"]["all"]["overdue_at_end"], 3);
     assert_eq!(artefact["report"]["project_id"], "web");
     assert_eq!(artefact["summary"], report["snapshot"]);
     let mut expected = open.clone();
@@ -223,9 +270,13 @@ async fn csv_pdf_and_html_artefacts_read_back() {
             "status",
             "priority_score",
             "created_at",
-            "updated_at"
+            "updated_at",
+            "due_on",
+            "age_days",
+            "overdue"
         ]
     );
+    let today = Utc::now().date_naive();
     let rows: Vec<Vec<String>> = reader
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
@@ -249,6 +300,12 @@ async fn csv_pdf_and_html_artefacts_read_back() {
                     f["priority_score"].to_string(),
                     f["created_at"].as_str().unwrap().to_owned(),
                     f["updated_at"].as_str().unwrap().to_owned(),
+                    // High: 30 days after its creation in January, so long past.
+                    f["due_on"].as_str().unwrap().to_owned(),
+                    created_date(f)
+                        .map(|d| (today - d).num_days().to_string())
+                        .unwrap(),
+                    "true".into(),
                 ]
             })
             .collect()
@@ -263,11 +320,25 @@ async fn csv_pdf_and_html_artefacts_read_back() {
     // Read back in Rust (lopdf), so that the test needs nothing installed.
     let pdf = lopdf::Document::load_mem(&bytes).expect("the artefact parses as a PDF");
     let pages: Vec<u32> = pdf.get_pages().into_keys().collect();
-    assert_eq!(pages, [1], "one page");
+    assert_eq!(
+        pages,
+        [1, 2, 3],
+        "the summary, the remediation, the findings"
+    );
     let text = pdf.extract_text(&pages).expect("the PDF's text reads back");
-    for needle in ["Acme", "web", "Stored XSS", "Weak TLS ciphers", "HYPERLINK"] {
+    for needle in [
+        "Acme",
+        "web",
+        "Executive summary",
+        "3 open findings are past their SLA; none of them is critical.",
+        "Time to resolve against the SLA",
+        "Stored XSS",
+        "Weak TLS ciphers",
+        "HYPERLINK",
+    ] {
+        let squeeze = |s: &str| s.split_whitespace().collect::<String>();
         assert!(
-            text.contains(needle),
+            squeeze(&text).contains(&squeeze(needle)),
             "{needle:?} missing from the PDF text: {text}"
         );
     }

@@ -52,7 +52,8 @@ async fn a_finding_is_created_changed_and_listed() {
         created,
         json!({
             "id": id, "title": "SQL injection in /login", "severity": "critical", "priority_score": 900,
-            "status": "new", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z"
+            "status": "new", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
+            "due_on": "2026-01-09"
         })
     );
 
@@ -62,7 +63,8 @@ async fn a_finding_is_created_changed_and_listed() {
         changed,
         json!({
             "id": id, "title": "SQL injection in /login", "severity": "critical", "priority_score": 950,
-            "status": "triaged", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-03T00:00:00.500Z"
+            "status": "triaged", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-03T00:00:00.500Z",
+            "due_on": "2026-01-09"
         })
     );
 

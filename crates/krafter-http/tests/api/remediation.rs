@@ -361,3 +361,77 @@ async fn the_sla_policy_is_the_default_until_one_is_stored_and_keeps_its_history
         Value::Null
     );
 }
+
+#[tokio::test]
+async fn findings_show_the_due_date_of_the_policy_in_force_at_their_creation() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("web").await;
+    let finding = |id: String| {
+        let url = app.audit_url(&t, &format!("/findings/{id}"));
+        let key = t.read_key.clone();
+        let client = app.client.clone();
+        async move {
+            let response = client.get(url).bearer_auth(key).send().await.unwrap();
+            envelope(response, StatusCode::OK).await
+        }
+    };
+    // Created late on 1 January under the default policy: critical 7 days, info none.
+    let body = json!({"title": "Old", "severity": "critical", "priority_score": 100, "occurred_at": "2026-01-01T23:59:59Z"});
+    let created = write(&app, &t, reqwest::Method::POST, "/findings", body).await;
+    assert_eq!(created["due_on"], "2026-01-08");
+    let old = created["id"].as_str().unwrap().to_owned();
+    let info = create(&app, &t, "info", "2026-01-02T00:00:00Z").await;
+    assert_eq!(finding(info).await["due_on"], Value::Null);
+
+    // A stricter policy applies to findings created after it, never to earlier ones.
+    let url = app.url(&format!("/api/v1/orgs/{}/audit/sla-policy", t.org));
+    let response = app
+        .client
+        .put(url)
+        .bearer_auth(&t.write_key)
+        .json(&json!({"critical": 1, "high": 30, "medium": 90, "low": 120, "info": 5}))
+        .send()
+        .await
+        .unwrap();
+    envelope(response, StatusCode::OK).await;
+    let today = chrono::Utc::now().date_naive();
+    let body = json!({"title": "New", "severity": "info", "priority_score": 1});
+    let new = write(&app, &t, reqwest::Method::POST, "/findings", body).await;
+    assert_eq!(new["due_on"], (today + chrono::Days::new(5)).to_string());
+    // A backdated creation takes the policy of its time; a change keeps the due date.
+    let backdated = create(&app, &t, "critical", "2026-01-03T12:00:00Z").await;
+    let body = json!({"status": "in_progress"});
+    let changed = write(
+        &app,
+        &t,
+        reqwest::Method::PATCH,
+        &format!("/findings/{backdated}"),
+        body,
+    )
+    .await;
+    assert_eq!(changed["due_on"], "2026-01-10");
+    assert_eq!(finding(old.clone()).await["due_on"], "2026-01-08");
+    // And the list shows them too.
+    let listed = envelope(
+        get(&app, app.audit_url(&t, "/findings"), &t.read_key).await,
+        StatusCode::OK,
+    )
+    .await;
+    let due: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f["due_on"])
+        .collect();
+    let today_plus_5 = json!((today + chrono::Days::new(5)).to_string());
+    assert_eq!(
+        due,
+        [
+            &today_plus_5,
+            &json!("2026-01-10"),
+            &Value::Null,
+            &json!("2026-01-08")
+        ],
+        "newest first"
+    );
+}

@@ -214,6 +214,7 @@ async fn move_report(
             r::error.eq(error),
             r::artefact_key.eq(artefact.map(|a| a.key.as_str())),
             r::artefact_size.eq(size),
+            r::artefact_sha256.eq(artefact.and_then(|a| a.sha256.as_deref())),
             r::exported_at.eq(if exported {
                 sql::<Nullable<Timestamptz>>("now()")
             } else {

@@ -174,33 +174,43 @@ impl LedgerRepository for PgStore {
         &self,
         project: ProjectId,
         finding: &Finding,
-    ) -> Result<(), LedgerRepoError> {
+    ) -> Result<Finding, LedgerRepoError> {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
-        let row = FindingRow::new(project, finding);
         let creation = FindingChange::creation(finding);
         let event = FindingEventRow::new(finding.id, 0, creation.occurred_at, creation.after);
-        conn.transaction::<_, TxError, _>(async move |conn| {
-            let due = due_on_in(conn, project, finding.created_at, finding.severity).await?;
-            diesel::insert_into(findings::table)
-                .values((&row, findings::due_on.eq(due)))
-                .execute(conn)
-                .await?;
-            diesel::insert_into(finding_events::table)
-                .values(&event)
-                .execute(conn)
-                .await?;
-            add_deltas(conn, project, [creation.day_delta()]).await?;
-            let mut remediation = RemediationTotals::new();
-            merge(
-                &mut remediation,
-                remediation_deltas(&RemediationWrite::creation(finding, due)),
-            );
-            add_remediation(conn, project, &remediation).await?;
-            Ok(())
+        let due = conn
+            .transaction::<_, TxError, _>(async move |conn| {
+                let due = due_on_in(conn, project, finding.created_at, finding.severity).await?;
+                let row = FindingRow::new(
+                    project,
+                    &Finding {
+                        due_on: due,
+                        ..finding.clone()
+                    },
+                );
+                diesel::insert_into(findings::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                diesel::insert_into(finding_events::table)
+                    .values(&event)
+                    .execute(conn)
+                    .await?;
+                add_deltas(conn, project, [creation.day_delta()]).await?;
+                let mut remediation = RemediationTotals::new();
+                merge(
+                    &mut remediation,
+                    remediation_deltas(&RemediationWrite::creation(finding, due)),
+                );
+                add_remediation(conn, project, &remediation).await?;
+                Ok(due)
+            })
+            .await?;
+        Ok(Finding {
+            due_on: due,
+            ..finding.clone()
         })
-        .await?;
-        Ok(())
     }
 
     async fn change_finding(

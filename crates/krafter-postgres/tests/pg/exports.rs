@@ -52,6 +52,8 @@ pub fn report(project: &Project, created_at: DateTime<Utc>) -> Report {
         shared_at: None,
         created_at,
         updated_at: created_at,
+        definitions_version: 1,
+        remediation: None,
     }
 }
 

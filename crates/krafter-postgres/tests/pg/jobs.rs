@@ -123,6 +123,7 @@ fn artefact(id: ReportId) -> Artefact {
     Artefact {
         key: format!("org/{id}.csv"),
         size_bytes: 1234,
+        sha256: Some("ab".repeat(32)),
     }
 }
 

@@ -123,6 +123,7 @@ pub fn state(status: FindingStatus, score: i64) -> FindingState {
     }
 }
 
+/// A high finding, with the due date the store gives it under the default SLA policy (30 days).
 pub fn new_finding(title: &str, state: FindingState, created_at: DateTime<Utc>) -> Finding {
     Finding {
         id: FindingId::generate(),
@@ -131,6 +132,7 @@ pub fn new_finding(title: &str, state: FindingState, created_at: DateTime<Utc>) 
         state,
         created_at,
         updated_at: created_at,
+        due_on: Some(created_at.date_naive() + chrono::Days::new(30)),
     }
 }
 

@@ -27,7 +27,7 @@ const TABLES: [&str; 18] = [
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 6;
+const MIGRATIONS: usize = 7;
 
 #[derive(QueryableByName)]
 struct Exists {

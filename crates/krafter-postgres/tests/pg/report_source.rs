@@ -61,6 +61,7 @@ fn recomputed(
                 priority_score: state.priority_score.get(),
                 created_at: f.created_at,
                 updated_at: *at,
+                due_on: f.due_on,
             })
         })
         .collect();

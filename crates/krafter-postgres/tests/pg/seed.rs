@@ -244,6 +244,7 @@ fn bulk_findings(n: usize) -> Vec<krafter_postgres::seed::BulkFinding> {
                     state: last,
                     created_at: created,
                     updated_at,
+                    due_on: None,
                 },
                 history,
                 verifications,

@@ -2,7 +2,7 @@ use krafter_domain::export::ExportFormat;
 
 use crate::{findings, header, render};
 
-const HEADER: [&str; 7] = [
+const HEADER: [&str; 10] = [
     "id",
     "title",
     "severity",
@@ -10,7 +10,13 @@ const HEADER: [&str; 7] = [
     "priority_score",
     "created_at",
     "updated_at",
+    "due_on",
+    "age_days",
+    "overdue",
 ];
+
+const HEADER_LINE: &str =
+    "id,title,severity,status,priority_score,created_at,updated_at,due_on,age_days,overdue\r\n";
 
 fn is_formula(cell: &str) -> bool {
     matches!(
@@ -19,17 +25,18 @@ fn is_formula(cell: &str) -> bool {
     )
 }
 
+/// The three columns of the remediation: `due_on`, `age_days`, `overdue`.
+fn tail(row: &csv::StringRecord) -> Vec<&str> {
+    row.iter().skip(7).collect()
+}
+
 #[test]
 fn reads_back_as_the_same_rows() {
     let input = findings(300);
     let bytes = render(&header(ExportFormat::Csv, 7), &input, 64);
     assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "no byte order mark");
     let text = String::from_utf8(bytes.clone()).expect("UTF-8");
-    assert!(
-        text.starts_with("id,title,severity,status,priority_score,created_at,updated_at\r\n"),
-        "{}",
-        &text[..80]
-    );
+    assert!(text.starts_with(HEADER_LINE), "{}", &text[..100]);
     // RFC 4180: quotes doubled inside a quoted field, CRLF between records, newlines quoted.
     assert!(text.contains(r#","Quote ""double"" and 'single', with commas, too","#));
     assert!(text.contains(",\"Line one\nline two\","));
@@ -43,7 +50,7 @@ fn reads_back_as_the_same_rows() {
     assert_eq!(rows.len(), input.len());
     let mut defused = 0;
     for (row, want) in rows.iter().zip(&input) {
-        assert_eq!(row.len(), 7);
+        assert_eq!(row.len(), 10);
         let title = &row[1];
         let title = if is_formula(&want.title) {
             defused += 1;
@@ -62,18 +69,35 @@ fn reads_back_as_the_same_rows() {
         assert!(row[5].ends_with('Z') && row[6].ends_with('Z'));
         assert_eq!(created, want.created_at);
         assert_eq!(updated, want.updated_at);
+        // As of the end of the period (7 March 2026), when every listed finding was open.
+        let end = chrono::NaiveDate::from_ymd_opt(2026, 3, 7).unwrap();
+        match want.due_on {
+            Some(due) => {
+                assert_eq!(&row[7], due.to_string());
+                assert_eq!(&row[9], if end > due { "true" } else { "false" });
+            }
+            None => {
+                assert_eq!(&row[7], "");
+                assert_eq!(&row[9], "false");
+            }
+        }
+        let age = (end - want.created_at.date_naive()).num_days();
+        assert_eq!(&row[8], age.to_string());
         for cell in row.iter() {
             assert!(!is_formula(cell), "a formula cell got through: {cell:?}");
         }
     }
     assert_eq!(defused, 6, "=, +, -, @, tab and carriage return titles");
+    // Worked out by hand for the fixture: created 1 February 12:00 + i × 61 s, so 34 days old
+    // on 7 March; due 10 February + (i mod 40) days unless i mod 3 = 2.
+    assert_eq!(tail(&rows[0]), ["2026-02-10", "34", "true"]);
+    assert_eq!(tail(&rows[2]), ["", "34", "false"]);
+    assert_eq!(tail(&rows[25]), ["2026-03-07", "34", "false"]);
+    assert_eq!(tail(&rows[24]), ["2026-03-06", "34", "true"]);
 }
 
 #[test]
 fn no_findings_is_the_header_alone() {
     let bytes = render(&header(ExportFormat::Csv, 1), &[], 10);
-    assert_eq!(
-        bytes,
-        b"id,title,severity,status,priority_score,created_at,updated_at\r\n"
-    );
+    assert_eq!(bytes, HEADER_LINE.as_bytes());
 }

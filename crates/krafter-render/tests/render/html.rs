@@ -3,8 +3,31 @@ use std::process::Command;
 use krafter_domain::export::ExportFormat;
 
 use crate::{
-    artefact_dir, findings, header, render, ORGANISATION, PROJECT_NAME, PROJECT_SLUG, TRICKY_TITLES,
+    artefact_dir, findings, header, render, EXECUTIVE_SHOWS, ORGANISATION, PROJECT_NAME,
+    PROJECT_SLUG, TRICKY_TITLES,
 };
+
+/// The text between tags, each tag a space.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn squeeze(s: &str) -> String {
+    s.chars().filter(|c| !c.is_whitespace()).collect()
+}
 
 /// Undoes HTML escaping (named and numeric character references), to compare with the input.
 fn unescape(html: &str) -> String {
@@ -58,23 +81,36 @@ fn everything_is_escaped_and_self_contained() {
     assert!(text.contains(ORGANISATION));
     assert!(text.contains(PROJECT_NAME));
     assert!(text.contains(PROJECT_SLUG));
-    assert!(text.contains("2026-03-01 to 2026-03-07"));
+    assert!(text.contains("1 to 7 March 2026"));
     assert!(text.contains("Ünïcödé café — naïve résumé, 日本語"));
     for title in TRICKY_TITLES {
         assert!(text.contains(title), "{title:?} is not on the page");
     }
-    // The four metrics.
+    // The four metrics, grouped and to one decimal.
     for needle in [
         ">978<",
         "(-222)",
-        "66.7%",
-        "exact 0.6666666666666666",
-        "12.5%",
-        "exact 0.125",
-        ">4321<",
+        ">66.7%<",
+        "of the verifications in the period passed",
+        ">12.5%<",
+        ">4,321<",
     ] {
         assert!(html.contains(needle), "missing {needle}");
     }
+    assert!(!html.contains("0.6666"), "a raw float on the page");
+    // The executive parts, as a reader sees them (tags and white space aside).
+    let words = squeeze(&strip_tags(&text));
+    for needle in EXECUTIVE_SHOWS {
+        assert!(words.contains(&squeeze(needle)), "missing {needle:?}");
+    }
+    assert!(
+        words.find("Executivesummary") < words.find("Verificationpassrate"),
+        "the executive summary comes first"
+    );
+    // Opened and resolved bars for each of the two weeks the period touches.
+    assert_eq!(html.matches("<rect class=\"opened\"").count(), 2);
+    assert_eq!(html.matches("<rect class=\"resolved\"").count(), 2);
+    assert!(text.contains("In progress") && !text.contains(">in_progress<"));
     // The chart: inline SVG, one point per day.
     assert!(html.contains("<svg class=\"chart\""));
     assert_eq!(html.matches("<circle class=\"marker\"").count(), 7);
@@ -87,7 +123,11 @@ fn everything_is_escaped_and_self_contained() {
     for banned in ["url(", "@import", "@font-face"] {
         assert!(!style.contains(banned), "{banned} in the style sheet");
     }
-    assert_eq!(html.matches("http://").count(), 1, "only the SVG namespace");
+    assert_eq!(
+        html.matches("http://").count(),
+        2,
+        "only the SVG namespace, once per chart"
+    );
     assert!(!html.contains("more</p>"));
 }
 

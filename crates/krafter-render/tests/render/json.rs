@@ -26,9 +26,26 @@ fn reads_back_exactly_as_given() {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(
+        keys,
+        [
+            "findings",
+            "previous_period",
+            "remediation",
+            "report",
+            "summary"
+        ]
+    );
+    // Written in this order, the findings last, as they stream.
+    let text = std::str::from_utf8(&bytes).unwrap();
+    let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+    assert_eq!(at("report"), 1);
+    assert!(at("summary") < at("remediation"));
+    assert!(at("remediation") < at("previous_period"));
+    assert!(at("previous_period") < text.rfind("\"findings\":[").unwrap());
     let report = &doc["report"];
-    assert_eq!(report.as_object().unwrap().len(), 6, "{report}");
+    assert_eq!(report.as_object().unwrap().len(), 7, "{report}");
+    assert_eq!(report["definitions_version"], 1);
     assert_eq!(report["id"], header.report.id.to_string());
     assert_eq!(report["org_id"], header.report.org_id.to_string());
     assert_eq!(report["project_id"], PROJECT_SLUG);
@@ -44,10 +61,48 @@ fn reads_back_exactly_as_given() {
         serde_json::to_value(&header.report.snapshot).unwrap()
     );
 
+    // The remediation of the period by week, and the period before, exactly as captured.
+    let executive = header.report.remediation.as_ref().unwrap();
+    assert_eq!(
+        doc["remediation"],
+        serde_json::to_value(&executive.remediation).unwrap()
+    );
+    assert_eq!(
+        doc["previous_period"],
+        serde_json::to_value(&executive.previous_period).unwrap()
+    );
+    // Checked by hand against the fixture (see `remediation`).
+    let remediation = &doc["remediation"];
+    assert_eq!(remediation["granularity"], "week");
+    assert_eq!(remediation["buckets"].as_array().unwrap().len(), 2);
+    assert_eq!(remediation["buckets"][0]["end"], "2026-03-01");
+    assert_eq!(remediation["total"]["all"]["opened"], 2);
+    assert_eq!(remediation["total"]["all"]["resolved"], 3);
+    assert_eq!(remediation["total"]["all"]["resolved_within_sla"], 2);
+    assert_eq!(remediation["total"]["all"]["overdue_at_end"], 1);
+    assert_eq!(
+        remediation["total"]["by_severity"]["critical"]["time_to_resolve_hours"]["mean"],
+        126.0
+    );
+    assert_eq!(remediation["sla_compliance"], 2.0 / 3.0);
+    assert_eq!(remediation["aging_at_end"]["all"]["8-30"], 2);
+    let previous = &doc["previous_period"];
+    assert_eq!(previous["date_from"], "2026-02-22");
+    assert_eq!(previous["date_to"], "2026-02-28");
+    assert_eq!(previous["summary"]["open_findings"], 4000);
+    assert_eq!(previous["remediation"]["total"]["all"]["opened"], 2);
+    assert_eq!(previous["remediation"]["total"]["all"]["overdue_at_end"], 2);
+    assert_eq!(previous["remediation"]["sla_compliance"], Value::Null);
+    assert!(previous["remediation"].get("buckets").is_none());
+
     let out = doc["findings"].as_array().expect("an array");
     assert_eq!(out.len(), input.len());
     for (got, want) in out.iter().zip(&input) {
-        assert_eq!(got.as_object().unwrap().len(), 7, "{got}");
+        assert_eq!(got.as_object().unwrap().len(), 8, "{got}");
+        assert_eq!(
+            got["due_on"],
+            want.due_on.map_or(Value::Null, |d| d.to_string().into())
+        );
         assert_eq!(got["id"], want.id.to_string());
         assert_eq!(got["title"], want.title.as_str());
         assert_eq!(got["severity"], want.severity.as_str());

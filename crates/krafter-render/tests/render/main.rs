@@ -13,11 +13,18 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use krafter_domain::export::{
-    ExportFormat, Report, ReportFinding, ReportHeader, ReportId, ReportRenderer, ReportStatus,
+    ExportFormat, Report, ReportFinding, ReportHeader, ReportId, ReportRemediation, ReportRenderer,
+    ReportStatus,
 };
 use krafter_domain::ids::{FindingId, OrgId, ProjectId};
-use krafter_domain::ledger::{FindingStatus, Severity};
-use krafter_domain::metrics::{BurnDownPoint, Summary};
+use krafter_domain::ledger::{
+    FindingHistory, FindingState, FindingStatus, PriorityScore, ProjectHistory, Severity,
+};
+use krafter_domain::metrics::remediation::reference::daily_deltas;
+use krafter_domain::metrics::remediation::{
+    DatedRemediationDelta, RemediationLedger, REMEDIATION_DEFINITIONS_VERSION,
+};
+use krafter_domain::metrics::{BurnDownPoint, DateWindow, Summary};
 use krafter_render::Renderer;
 
 pub const ORGANISATION: &str = "Acme \"Secure\" <Labs> & Co";
@@ -58,6 +65,135 @@ pub fn snapshot(days: u64) -> Summary {
     }
 }
 
+/// A small history whose remediation figures are worked out by hand (default SLA policy:
+/// critical 7 days, high 30, medium 90), for a 7-day period from 1 March 2026:
+///
+/// | finding | severity | created (due)            | then                          |
+/// | A       | critical | 23 Feb 10:00 (2 Mar)     | resolved 2 Mar 10:00: 168 h, within |
+/// | B       | critical | 1 Mar 00:00 (8 Mar)      | resolved 4 Mar 12:00: 84 h, within  |
+/// | C       | critical | 20 Feb 08:00 (27 Feb)    | open: overdue                 |
+/// | D       | high     | 2 Mar 09:00 (1 Apr)      | open                          |
+/// | E       | high     | 1 Jan 00:00 (31 Jan)     | resolved 5 Mar 00:00: 63 days, late |
+/// | F       | medium   | 25 Feb 00:00 (26 May)    | open                          |
+///
+/// In the period: 2 opened (B, D), 3 resolved (A, B, E), 2 of 3 within SLA, critical mean
+/// 126 h (5.25 days), 1 overdue at the end (C). In the previous period (22 to 28 February):
+/// 2 opened (A, F), none resolved, 2 overdue at its end (C, E).
+pub fn remediation(period: &DateWindow, previous_risk: i64) -> ReportRemediation {
+    let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let state = |status| FindingState {
+        status,
+        priority_score: PriorityScore::parse(100).unwrap(),
+    };
+    let findings = [
+        (
+            Severity::Critical,
+            "2026-02-23T10:00:00Z",
+            Some("2026-03-02T10:00:00Z"),
+        ),
+        (
+            Severity::Critical,
+            "2026-03-01T00:00:00Z",
+            Some("2026-03-04T12:00:00Z"),
+        ),
+        (Severity::Critical, "2026-02-20T08:00:00Z", None),
+        (Severity::High, "2026-03-02T09:00:00Z", None),
+        (
+            Severity::High,
+            "2026-01-01T00:00:00Z",
+            Some("2026-03-05T00:00:00Z"),
+        ),
+        (Severity::Medium, "2026-02-25T00:00:00Z", None),
+    ];
+    let mut severities = std::collections::HashMap::new();
+    let history = ProjectHistory {
+        findings: findings
+            .iter()
+            .map(|(severity, created, resolved)| {
+                let finding_id = FindingId::generate();
+                severities.insert(finding_id, *severity);
+                let mut events = vec![(at(created), state(FindingStatus::New))];
+                if let Some(resolved) = resolved {
+                    events.push((at(resolved), state(FindingStatus::Resolved)));
+                }
+                FindingHistory { finding_id, events }
+            })
+            .collect(),
+        verifications: Vec::new(),
+        regressions: Vec::new(),
+    };
+    let ledger = RemediationLedger {
+        before: Default::default(),
+        days: daily_deltas(&history, |id| severities[&id], &[])
+            .into_iter()
+            .map(|((day, severity), delta)| DatedRemediationDelta {
+                day,
+                severity,
+                delta,
+            })
+            .collect(),
+    };
+    let previous = period.previous();
+    let previous_summary = Summary {
+        risk_burn_down: previous
+            .days()
+            .map(|date| BurnDownPoint {
+                date,
+                open_risk_score: previous_risk,
+            })
+            .collect(),
+        verification_pass_rate: 0.5,
+        regression_rate: 0.25,
+        open_findings: 4000,
+    };
+    ReportRemediation::new(period, &ledger, &ledger, previous_summary, &[])
+}
+
+/// What the HTML and PDF of the 7-day report from [`header`] show of [`remediation`], as the
+/// reader sees them (white space aside): the executive summary first, then the severity panels,
+/// the time to resolve against the SLA, overdue and aging, and the comparison.
+pub const EXECUTIVE_SHOWS: &[&str] = &[
+    "Executive summary",
+    "Open risk fell 34.8% (1,500 → 978) since the previous period.",
+    "1 critical finding is past its SLA.",
+    "Critical findings took 5.3 days to resolve on average, within the 7-day SLA.",
+    "3 findings were resolved and 2 opened in the period; 66.7% of resolutions met their SLA.",
+    "1 overdue",
+    "Remediation, 1 to 7 March 2026",
+    "Time to resolve against the SLA",
+    "7 days 2 of 2 (100.0%) Within SLA",
+    "30 days 0 of 1 (0.0%) Over SLA",
+    "Critical 2 5.3",
+    "High 1 63.0",
+    "SLA compliance over the period: 66.7%",
+    "Overdue and aging at the end of 7 March 2026",
+    "Critical 1 1 0 1 0 0 0",
+    "High 1 0 1 0 0 0 0",
+    "Medium 1 0 0 1 0 0 0",
+    "All 3 1 1 2 0 0 0",
+    "Compared with the previous period (22 to 28 February 2026)",
+    "Open risk score at the end 1,500 978 -522 -34.8%",
+    "Open findings at the end 4,000 4,321 +321 +8.0%",
+    "Overdue at the end 2 1 -1 -50.0%",
+    "Opened 2 2 0 0.0%",
+    "Resolved 0 3 +3 –",
+    "Mean time to resolve (days) – 24.5 – –",
+    "SLA compliance – 66.7% – –",
+    "Verification pass rate 50.0% 66.7% +16.7 pts +33.3%",
+    "Regression rate 25.0% 12.5% -12.5 pts -50.0%",
+    "Generated 2026-03-08T09:31:07.123456Z · metric definitions v1",
+];
+
+pub fn period(days: u64) -> DateWindow {
+    DateWindow::new(
+        start_date(),
+        start_date() + Days::new(days - 1),
+        start_date() + Days::new(days - 1),
+        ("from", "to"),
+    )
+    .unwrap()
+}
+
 pub fn header(format: ExportFormat, days: u64) -> ReportHeader {
     let created = Utc.with_ymd_and_hms(2026, 3, 8, 9, 30, 0).unwrap();
     let report = Report {
@@ -69,6 +205,8 @@ pub fn header(format: ExportFormat, days: u64) -> ReportHeader {
         format,
         status: ReportStatus::Exporting,
         snapshot: snapshot(days),
+        remediation: Some(remediation(&period(days), 1500)),
+        definitions_version: REMEDIATION_DEFINITIONS_VERSION,
         error: None,
         artefact: None,
         exported_at: None,
@@ -112,6 +250,11 @@ pub fn findings(n: usize) -> Vec<ReportFinding> {
                 updated_at: base
                     + chrono::Duration::days(3)
                     + chrono::Duration::microseconds(i as i64 * 1_000_001),
+                // Every third without an SLA; the others due from 10 February on, one a day,
+                // so that some are overdue at the end of a period from 1 March.
+                due_on: (i % 3 != 2).then(|| {
+                    NaiveDate::from_ymd_opt(2026, 2, 10).unwrap() + Days::new(i as u64 % 40)
+                }),
             }
         })
         .collect()

@@ -5,7 +5,10 @@ use std::process::Command;
 use krafter_domain::export::ExportFormat;
 use lopdf::{Dictionary, Document, Object};
 
-use crate::{artefact_dir, findings, header, render, ORGANISATION, PROJECT_NAME, PROJECT_SLUG};
+use crate::{
+    artefact_dir, findings, header, render, EXECUTIVE_SHOWS, ORGANISATION, PROJECT_NAME,
+    PROJECT_SLUG,
+};
 
 /// A PDF read back in Rust (lopdf): its pages, their text, its fonts. Nothing to install.
 struct Pdf(Document);
@@ -41,10 +44,11 @@ impl Pdf {
         let mut names = BTreeSet::new();
         for (number, page) in self.0.get_pages() {
             for font in self.0.get_page_fonts(page).unwrap().into_values() {
+                // Type 3 fonts need no name: they are called that.
                 let name = String::from_utf8_lossy(
                     font.get(b"BaseFont")
                         .and_then(Object::as_name)
-                        .unwrap_or(b"?"),
+                        .unwrap_or(b"Type3"),
                 )
                 .into_owned();
                 let name = match name.split_once('+') {
@@ -120,39 +124,58 @@ fn write(name: &str, pdf: &[u8]) -> std::path::PathBuf {
     path
 }
 
-/// What the page of a short report shows, besides its findings' titles.
+/// What the first page of a short report shows, besides its findings' titles.
 const SHORT_REPORT_SHOWS: &[&str] = &[
     ORGANISATION,
     PROJECT_NAME,
     PROJECT_SLUG,
-    "2026-03-01 to 2026-03-07",
-    // The four metrics, as the page renders them.
-    "Risk burn-down",
+    "1 to 7 March 2026",
+    // The four metrics, as the page renders them: grouped, to one decimal, words for raw floats.
+    "Open risk score",
+    // Each panel's lines one by one: readers interleave the lines of panels side by side.
     "978", // the open risk score at the end of the period…
-    "open risk score on 2026-03-07",
+    "1,200 on 1",
     "(-222)", // …and its change over the period
     "Verification pass rate",
     "66.7%",
-    "exact 0.6666666666666666",
+    "of the verifications",
     "Regression rate",
     "12.5%",
-    "exact 0.125",
+    "of closed findings came back",
     "Open findings",
-    "4321",
+    "4,321",
     // Chart labels.
-    "2026-03-04",
+    "4 Mar",
 ];
-
 #[test]
-fn a_short_report_shows_everything_on_one_page() {
+fn a_short_report_shows_the_summary_the_remediation_and_the_findings_on_three_pages() {
     let header = header(ExportFormat::Pdf, 7);
     let input = findings(3);
     let pdf = Pdf::read(&write("three.pdf", &render(&header, &input, 2)));
-    assert_eq!(pdf.pages(), 1);
-    let text = pdf.text();
+    assert_eq!(pdf.pages(), 3);
+    let first = pdf.page_text(1);
     for needle in SHORT_REPORT_SHOWS {
+        assert_shows(&first, needle);
+    }
+    // The executive summary comes first, before the metrics.
+    let squeezed = squeeze(&first);
+    assert!(
+        squeezed.find("Executivesummary") < squeezed.find("Verificationpassrate"),
+        "{first}"
+    );
+    let text = pdf.text();
+    for needle in EXECUTIVE_SHOWS {
         assert_shows(&text, needle);
     }
+    assert_shows(&pdf.page_text(2), "Remediation, 1 to 7 March 2026");
+    assert_shows(
+        &pdf.page_text(3),
+        "Open findings at the end of 7 March 2026 (3)",
+    );
+    // Labels for people, not the API's codes; due dates, past ones marked.
+    assert_shows(&text, "In progress");
+    assert!(!text.contains("in_progress"), "{text}");
+    assert_shows(&text, "11 Feb 2026 (overdue)");
     // User text, Typst's special characters included, shows literally.
     for title in &input {
         assert_shows(&text, &title.title);
@@ -210,8 +233,8 @@ fn a_thousand_findings_fill_the_table_and_the_rest_are_counted() {
     let last = pdf.page_text(count);
     assert_shows(&last, &input[999].title);
     assert!(!squeeze(&last).contains("more"), "{last}");
-    // The table's header repeats on every page.
-    for page in 2..=count {
+    // The table's header repeats on every page of it, from the third.
+    for page in 3..=count {
         let text = pdf.page_text(page);
         for column in [
             "Title", "Severity", "Status", "Priority", "Created", "Updated",
@@ -219,19 +242,20 @@ fn a_thousand_findings_fill_the_table_and_the_rest_are_counted() {
             assert!(text.contains(column), "no {column} header on page {page}");
         }
     }
-    // The first page holds the header, the metrics, the chart and 27 rows (two of them two
-    // lines high), each later page 60 one-line rows: 27 + 16 × 60 < 1,000 ≤ 27 + 17 × 60.
-    assert_eq!(count, 18, "pages for 1,000 rows");
+    // Page 1 holds the summary, page 2 the remediation; from page 3 the table, at most 60
+    // one-line rows a page (the first under the heading, two of the rows two lines high):
+    // 16 × 60 < 1,000 ≤ 17 × 60.
+    assert_eq!(count, 2 + 17, "pages for 1,000 rows");
 }
 
 #[test]
 fn a_year_long_period_and_no_findings_still_render() {
     let header = header(ExportFormat::Pdf, 366);
     let pdf = Pdf::read(&write("year-empty.pdf", &render(&header, &[], 10)));
-    assert_eq!(pdf.pages(), 1);
+    assert_eq!(pdf.pages(), 3);
     let text = pdf.text();
     assert_shows(&text, "No open findings at the end of the period.");
-    assert_shows(&text, "2026-03-01 to 2027-03-01");
+    assert_shows(&text, "1 March 2026 to 1 March 2027");
 }
 
 #[test]
@@ -272,11 +296,11 @@ fn poppler_reads_what_lopdf_reads() {
     let info = poppler("pdfinfo", &[path]);
     assert!(
         info.lines()
-            .any(|l| l.starts_with("Pages:") && l.trim_end().ends_with(" 1")),
+            .any(|l| l.starts_with("Pages:") && l.trim_end().ends_with(" 3")),
         "{info}"
     );
     let text = poppler("pdftotext", &["-enc", "UTF-8", path, "-"]);
-    for needle in SHORT_REPORT_SHOWS {
+    for needle in SHORT_REPORT_SHOWS.iter().chain(EXECUTIVE_SHOWS) {
         assert_shows(&text, needle);
     }
     for title in &input {
@@ -293,5 +317,41 @@ fn poppler_reads_what_lopdf_reads() {
         sorted(&text),
         sorted(&lopdf),
         "pdftotext: {text}\nlopdf: {lopdf}"
+    );
+}
+
+/// Titles in Chinese, Japanese and Korean, and with emoji, print as themselves, laid out with
+/// the system's fonts (the bundled ones lack the glyphs), embedded like the others.
+#[test]
+#[ignore = "needs fonts-noto-cjk and fonts-noto-color-emoji; .ci/run installs them"]
+fn cjk_and_emoji_titles_are_laid_out_with_the_systems_fonts() {
+    let coverage = krafter_render::font_coverage();
+    assert!(
+        coverage.cjk && coverage.emoji,
+        "{coverage:?}: this test needs Debian's fonts-noto-cjk and fonts-noto-color-emoji \
+         (apt-get install -y fonts-noto-cjk fonts-noto-color-emoji)"
+    );
+    let header = header(ExportFormat::Pdf, 7);
+    let mut input = findings(4);
+    input[0].title = "SQL 注入漏洞：登录页面".to_owned();
+    input[1].title = "クロスサイトスクリプティング（検索フォーム）".to_owned();
+    input[2].title = "취약한 암호화 설정".to_owned();
+    input[3].title = "Secrets in the repository 🔑🔒".to_owned();
+    let pdf = Pdf::read(&write("cjk.pdf", &render(&header, &input, 10)));
+    let text = pdf.page_text(3);
+    for title in &input[..3] {
+        assert_shows(&text, &title.title);
+    }
+    assert_shows(&text, "Secrets in the repository");
+    let fonts = pdf.fonts();
+    assert!(
+        fonts.iter().any(|font| font.contains("CJK")),
+        "no CJK font embedded: {fonts:?}"
+    );
+    // Typst draws colour glyphs (the emoji font's bitmaps) as a Type 3 font of images; a
+    // report without emoji has none (see the short report's fonts).
+    assert!(
+        fonts.contains("Type3"),
+        "no emoji glyphs embedded: {fonts:?}"
     );
 }

@@ -299,6 +299,7 @@ mod tests {
             state: state(Triaged),
             created_at: at("2026-06-01T10:00:00Z"),
             updated_at: at("2026-06-01T10:00:00Z"),
+            due_on: None,
         };
         let due = Some(date("2026-07-01"));
         let creation = RemediationWrite::creation(&finding, due);

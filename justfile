@@ -14,10 +14,12 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
     bash .ci/domain-purity
 
-# Benchmarks (see docs/benchmarks.md): the summary through HTTP at 10,000 and 1,000,000 findings,
-# exports through `krafter serve`, and the PDF renderer
+# Benchmarks (see docs/benchmarks.md): the summary and remediation through HTTP at 10,000 and
+# 1,000,000 findings and for an organisation of 1,000 projects, the ledger's write rate with and
+# without the remediation totals, exports through `krafter serve`, and the PDF renderer
 bench:
     cargo bench -p krafter-server --bench summary
+    cargo bench -p krafter-server --bench writes
     cargo bench -p krafter-server --bench export
     cargo bench -p krafter-render --bench pdf
 

@@ -4,6 +4,8 @@
 //! Seeds two projects in a schema of its own (DATABASE_URL, or a throwaway cluster), then measures
 //! sequential requests over one keep-alive connection and prints p50/p99 per case: the summary
 //! (default and 366-day windows) and the remediation report over 366 days by week and by day.
+//! Then an organisation of 1,000 projects holding 1,000,000 findings: its summary and its
+//! remediation over 366 days.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +16,9 @@ use krafter_postgres::seed::{synthetic_history, SyntheticSpec};
 use krafter_test_support::TestApp;
 
 const REQUESTS: usize = 2_000;
+const ORG_PROJECTS: u64 = 1_000;
+const ORG_FINDINGS_PER_PROJECT: u64 = 1_000;
+const ORG_REQUESTS: usize = 300;
 const WARMUP: usize = 100;
 
 struct Case {
@@ -41,8 +46,12 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 async fn measure(client: &reqwest::Client, url: &str, key: &str) -> (f64, f64) {
-    let mut samples = Vec::with_capacity(REQUESTS);
-    for i in 0..WARMUP + REQUESTS {
+    measure_n(client, url, key, REQUESTS).await
+}
+
+async fn measure_n(client: &reqwest::Client, url: &str, key: &str, requests: usize) -> (f64, f64) {
+    let mut samples = Vec::with_capacity(requests);
+    for i in 0..WARMUP + requests {
         let started = Instant::now();
         let response = client
             .get(url)
@@ -141,4 +150,77 @@ async fn main() {
         (large.1).0 / (small.1).0,
         (large.2).0 / (small.2).0
     );
+
+    organisation(&app, today, window_from).await;
+}
+
+/// An organisation of [`ORG_PROJECTS`] projects of [`ORG_FINDINGS_PER_PROJECT`] findings each:
+/// its summary and remediation (by week and by day) over 366 days.
+async fn organisation(app: &TestApp, today: chrono::NaiveDate, window_from: chrono::NaiveDate) {
+    let org = app.org("Bench organisation").await;
+    let key = app.key(org, &[Scope::AuditRead]).await;
+    let spec = SyntheticSpec {
+        findings: ORG_FINDINGS_PER_PROJECT,
+        verifications: ORG_FINDINGS_PER_PROJECT / 5,
+        regressions: ORG_FINDINGS_PER_PROJECT / 50,
+        days: 365,
+        end: today,
+    };
+    let bar = ProgressBar::new(ORG_PROJECTS);
+    bar.set_style(
+        ProgressStyle::with_template("seeding project {pos}/{len} [{bar:40}] {elapsed_precise}")
+            .expect("a valid template"),
+    );
+    let started = Instant::now();
+    for p in 0..ORG_PROJECTS {
+        let project = app.project(org, &format!("project-{p}")).await;
+        synthetic_history(&app.store, project.id, &spec, &|_| {})
+            .await
+            .expect("seeding");
+        bar.set_position(p + 1);
+    }
+    bar.finish();
+    println!(
+        "
+seeded an organisation of {ORG_PROJECTS} projects, {} findings in all, in {:.1} s",
+        ORG_PROJECTS * ORG_FINDINGS_PER_PROJECT,
+        started.elapsed().as_secs_f64()
+    );
+    let client = reqwest::Client::new();
+    let window = format!("date_from={window_from}&date_to={today}");
+    let summary = app.url(&format!(
+        "/api/v1/orgs/{org}/audit/reports/summary?{window}"
+    ));
+    let remediation = app.url(&format!(
+        "/api/v1/orgs/{org}/audit/reports/remediation?{window}"
+    ));
+    let summary = measure_n(&client, &summary, &key, ORG_REQUESTS).await;
+    let by_week = measure_n(
+        &client,
+        &format!("{remediation}&granularity=week"),
+        &key,
+        ORG_REQUESTS,
+    )
+    .await;
+    let by_day = measure_n(
+        &client,
+        &format!("{remediation}&granularity=day"),
+        &key,
+        ORG_REQUESTS,
+    )
+    .await;
+    println!(
+        "
+organisation of {ORG_PROJECTS} projects, 366 days, {ORG_REQUESTS} requests each:
+"
+    );
+    println!("| endpoint | p50 | p99 |");
+    println!("| --- | ---: | ---: |");
+    for (name, (p50, p99)) in [
+        ("summary", summary),
+        ("remediation by week", by_week),
+        ("remediation by day", by_day),
+    ] {
+        println!("| {name} | {p50:.2} ms | {p99:.2} ms |");
+    }
 }

@@ -45,6 +45,7 @@ pub struct TestAppBuilder {
     rate_limit: krafter_http::RateLimit,
     auth_cache: Duration,
     database_server: Option<String>,
+    adapt_store: fn(PgStore) -> PgStore,
 }
 
 /// The link signing keys of every test app (and of tests that sign their own tokens).
@@ -93,6 +94,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Changes the store before the app is built on it (a benchmark's baseline).
+    pub fn store(mut self, adapt: fn(PgStore) -> PgStore) -> Self {
+        self.adapt_store = adapt;
+        self
+    }
+
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -136,9 +143,11 @@ impl TestAppBuilder {
             Some(url) => TestDatabase::on(url).await,
             None => TestDatabase::new().await,
         };
-        let store = PgStore::connect_with(db.url(), self.pool)
-            .await
-            .expect("connect to the test schema");
+        let store = (self.adapt_store)(
+            PgStore::connect_with(db.url(), self.pool)
+                .await
+                .expect("connect to the test schema"),
+        );
         let files = tempfile::tempdir().expect("a temporary directory");
         let artefacts = Arc::new(
             FsArtefactStore::new(&files.path().join("artefacts")).expect("an artefact store"),
@@ -271,6 +280,7 @@ impl TestApp {
             rate_limit: krafter_http::RateLimit::OFF,
             auth_cache: Duration::ZERO,
             database_server: None,
+            adapt_store: std::convert::identity,
         }
     }
 

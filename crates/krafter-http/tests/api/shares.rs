@@ -853,7 +853,7 @@ async fn the_viewer_page_renders_in_chromium_without_a_request_of_its_own() {
     assert_eq!(
         metric_cards(&dom),
         [
-            ("Risk burn-down".to_owned(), "1100".to_owned()),
+            ("Open risk score".to_owned(), "1,100".to_owned()),
             ("Verification pass rate".to_owned(), "0.0%".to_owned()),
             ("Regression rate".to_owned(), "0.0%".to_owned()),
             ("Open findings".to_owned(), "2".to_owned()),

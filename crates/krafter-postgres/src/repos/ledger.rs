@@ -179,9 +179,14 @@ impl LedgerRepository for PgStore {
         let conn: &mut AsyncPgConnection = &mut conn;
         let creation = FindingChange::creation(finding);
         let event = FindingEventRow::new(finding.id, 0, creation.occurred_at, creation.after);
+        let remediation_totals = self.remediation_totals;
         let due = conn
             .transaction::<_, TxError, _>(async move |conn| {
-                let due = due_on_in(conn, project, finding.created_at, finding.severity).await?;
+                let due = if remediation_totals {
+                    due_on_in(conn, project, finding.created_at, finding.severity).await?
+                } else {
+                    None
+                };
                 let row = FindingRow::new(
                     project,
                     &Finding {
@@ -198,12 +203,14 @@ impl LedgerRepository for PgStore {
                     .execute(conn)
                     .await?;
                 add_deltas(conn, project, [creation.day_delta()]).await?;
-                let mut remediation = RemediationTotals::new();
-                merge(
-                    &mut remediation,
-                    remediation_deltas(&RemediationWrite::creation(finding, due)),
-                );
-                add_remediation(conn, project, &remediation).await?;
+                if remediation_totals {
+                    let mut remediation = RemediationTotals::new();
+                    merge(
+                        &mut remediation,
+                        remediation_deltas(&RemediationWrite::creation(finding, due)),
+                    );
+                    add_remediation(conn, project, &remediation).await?;
+                }
                 Ok(due)
             })
             .await?;

@@ -149,8 +149,8 @@ fn ledger_of(rows: Vec<DeltaRow>) -> DeltaLedger {
     ledger
 }
 
-/// The organisation's summed totals: the same rows as [`DeltasQuery`], over every project of
-/// the organisation (`$1`), each day summed over the projects.
+/// The organisation's totals (`org_daily_totals`, the sum of its projects' rows that triggers
+/// keep): the same rows as [`DeltasQuery`] for the organisation `$1`.
 const ORG_DELTAS_SQL: &str = "\
 SELECT NULL::date AS day,
        COALESCE(sum(open_risk_score), 0)::bigint AS open_risk_score,
@@ -160,22 +160,14 @@ SELECT NULL::date AS day,
        COALESCE(sum(verifications), 0)::bigint AS verifications,
        COALESCE(sum(verifications_passed), 0)::bigint AS verifications_passed,
        COALESCE(sum(returned_findings), 0)::bigint AS returned_findings
-  FROM project_daily_totals
- WHERE project_id IN (SELECT id FROM projects WHERE org_id = $1) AND day < $2
+  FROM org_daily_totals
+ WHERE org_id = $1 AND day < $2
 UNION ALL
-SELECT * FROM (
-    SELECT day, sum(open_risk_score)::bigint AS open_risk_score,
-           sum(open_findings)::bigint AS open_findings,
-           sum(terminal_findings)::bigint AS terminal_findings,
-           sum(open_regressions)::bigint AS open_regressions,
-           sum(verifications)::bigint AS verifications,
-           sum(verifications_passed)::bigint AS verifications_passed,
-           sum(returned_findings)::bigint AS returned_findings
-      FROM project_daily_totals
-     WHERE project_id IN (SELECT id FROM projects WHERE org_id = $1) AND day >= $2 AND day <= $3
-     GROUP BY day
-) d
- WHERE (open_risk_score, open_findings, terminal_findings, open_regressions, verifications,
+SELECT day, open_risk_score, open_findings, terminal_findings, open_regressions,
+       verifications, verifications_passed, returned_findings
+  FROM org_daily_totals
+ WHERE org_id = $1 AND day >= $2 AND day <= $3
+   AND (open_risk_score, open_findings, terminal_findings, open_regressions, verifications,
         verifications_passed, returned_findings) <> (0, 0, 0, 0, 0, 0, 0)
  ORDER BY day ASC NULLS FIRST";
 

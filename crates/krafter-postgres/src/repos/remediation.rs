@@ -412,13 +412,36 @@ struct BinRow {
     count: i64,
 }
 
-/// The totals of the projects `scope` selects (`$1` is bound by the caller) for `window`.
+/// Whose totals a read sums: one project's rows, or an organisation's (the sum of its
+/// projects', kept by triggers: `migrations/2026-12-03-000008_org_totals`).
+#[derive(Clone, Copy)]
+enum Scope {
+    Project,
+    Organisation,
+}
+
+impl Scope {
+    /// The totals table, the histogram table and the condition on `$1`.
+    fn tables(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Scope::Project => (
+                "project_remediation_totals",
+                "project_ttr_bins",
+                "project_id = $1",
+            ),
+            Scope::Organisation => ("org_remediation_totals", "org_ttr_bins", "org_id = $1"),
+        }
+    }
+}
+
+/// The totals of the project or organisation `id` for the days `from` to `to`.
 async fn deltas_of(
     conn: &mut AsyncPgConnection,
-    scope: &str,
+    scope: Scope,
     id: uuid::Uuid,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<RemediationLedger, StorageError> {
+    let (totals_table, bins_table, scope) = scope.tables();
     let sums = "COALESCE(sum(opened), 0)::bigint AS opened, \
                 COALESCE(sum(reopened), 0)::bigint AS reopened, \
                 COALESCE(sum(resolved), 0)::bigint AS resolved, \
@@ -436,10 +459,10 @@ async fn deltas_of(
                 COALESCE(sum(aged_181), 0)::bigint AS aged_181";
     let totals: Vec<TotalRow> = diesel::sql_query(format!(
         "SELECT NULL::date AS day, severity, {sums} \
-           FROM project_remediation_totals WHERE {scope} AND day < $2 GROUP BY severity \
+           FROM {totals_table} WHERE {scope} AND day < $2 GROUP BY severity \
          UNION ALL \
          SELECT day, severity, {sums} \
-           FROM project_remediation_totals WHERE {scope} AND day >= $2 AND day <= $3 \
+           FROM {totals_table} WHERE {scope} AND day >= $2 AND day <= $3 \
           GROUP BY day, severity"
     ))
     .bind::<SqlUuid, _>(id)
@@ -449,7 +472,7 @@ async fn deltas_of(
     .await
     .map_err(storage_error)?;
     let bins: Vec<BinRow> = diesel::sql_query(format!(
-        "SELECT day, severity, bin, sum(count)::bigint AS count FROM project_ttr_bins \
+        "SELECT day, severity, bin, sum(count)::bigint AS count FROM {bins_table} \
           WHERE {scope} AND day >= $2 AND day <= $3 GROUP BY day, severity, bin"
     ))
     .bind::<SqlUuid, _>(id)
@@ -507,13 +530,7 @@ impl RemediationRepository for PgStore {
         window: &DateWindow,
     ) -> Result<RemediationLedger, RemediationRepoError> {
         let mut conn = self.conn().await?;
-        Ok(deltas_of(
-            &mut conn,
-            "project_id = $1",
-            project.as_uuid(),
-            bounds(window),
-        )
-        .await?)
+        Ok(deltas_of(&mut conn, Scope::Project, project.as_uuid(), bounds(window)).await?)
     }
 
     async fn org_deltas(
@@ -522,8 +539,13 @@ impl RemediationRepository for PgStore {
         window: &DateWindow,
     ) -> Result<RemediationLedger, RemediationRepoError> {
         let mut conn = self.conn().await?;
-        let scope = "project_id IN (SELECT id FROM projects WHERE org_id = $1)";
-        Ok(deltas_of(&mut conn, scope, org.as_uuid(), bounds(window)).await?)
+        Ok(deltas_of(
+            &mut conn,
+            Scope::Organisation,
+            org.as_uuid(),
+            bounds(window),
+        )
+        .await?)
     }
 
     async fn sla_policies(&self, org: OrgId) -> Result<Vec<EffectivePolicy>, RemediationRepoError> {
@@ -688,7 +710,7 @@ impl PgStore {
             NaiveDate::from_ymd_opt(-1, 1, 1).expect("a date"),
             NaiveDate::from_ymd_opt(10_001, 12, 31).expect("a date"),
         );
-        let ledger = deltas_of(&mut conn, "project_id = $1", project.as_uuid(), every_day).await?;
+        let ledger = deltas_of(&mut conn, Scope::Project, project.as_uuid(), every_day).await?;
         let mut totals = BTreeMap::new();
         for d in ledger.days {
             *totals
@@ -699,3 +721,43 @@ impl PgStore {
         Ok(totals)
     }
 }
+
+impl PgStore {
+    /// How many rows of the organisations' totals differ from the sum of their projects' rows
+    /// (both ways, zero rows ignored): 0 when the triggers kept them exact. For tests and
+    /// operators.
+    pub async fn org_totals_differing(&self) -> Result<i64, StorageError> {
+        #[derive(QueryableByName)]
+        struct Differing {
+            #[diesel(sql_type = BigInt)]
+            differing: i64,
+        }
+        let mut conn = self.conn().await?;
+        let row: Differing = diesel::sql_query(ORG_TOTALS_CHECK_SQL)
+            .get_result(&mut conn)
+            .await
+            .map_err(storage_error)?;
+        Ok(row.differing)
+    }
+}
+
+/// Counts the rows of the organisation tables that differ from their projects' sums, and the
+/// sums that differ from the organisation tables.
+const ORG_TOTALS_CHECK_SQL: &str = "SELECT ((SELECT count(*) FROM (SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0 \
+  EXCEPT SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id \
+   GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0) d) + \
+ (SELECT count(*) FROM (SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id \
+   GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0 \
+  EXCEPT SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0) d) + \
+ (SELECT count(*) FROM (SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181 FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0 \
+  EXCEPT SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id \
+   GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0) d) + \
+ (SELECT count(*) FROM (SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id \
+   GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0 \
+  EXCEPT SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181 FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0) d) + \
+ (SELECT count(*) FROM (SELECT org_id, day, severity, bin, count FROM org_ttr_bins WHERE count <> 0 \
+  EXCEPT SELECT p.org_id, t.day, t.severity, t.bin, sum(t.count)::bigint FROM project_ttr_bins t JOIN projects p ON p.id = t.project_id \
+   GROUP BY p.org_id, t.day, t.severity, t.bin HAVING sum(t.count) <> 0) d) + \
+ (SELECT count(*) FROM (SELECT p.org_id, t.day, t.severity, t.bin, sum(t.count)::bigint FROM project_ttr_bins t JOIN projects p ON p.id = t.project_id \
+   GROUP BY p.org_id, t.day, t.severity, t.bin HAVING sum(t.count) <> 0 \
+  EXCEPT SELECT org_id, day, severity, bin, count FROM org_ttr_bins WHERE count <> 0) d))::bigint AS differing";

@@ -205,3 +205,62 @@ async fn concurrent_changes_all_land_exactly() {
     );
     assert_totals_replay_history(&fx.store, fx.project.id).await;
 }
+
+/// Writers in two projects of one organisation at once — creations, changes and verifications
+/// on the same days — lock the organisation's totals rows in one order (none deadlocks) and
+/// leave them equal to the sum of the projects' totals, which equal their replays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_in_two_projects_keep_the_organisation_totals_exact() {
+    let fx = Fixture::new().await;
+    let other = fx.project("other").await;
+    let ledger = Arc::new(Ledger::new(
+        Arc::new(fx.store.clone()),
+        Arc::new(FixedClock(at("2026-06-10T00:00:00Z"))),
+    ));
+    let projects = [Arc::new(fx.project.clone()), Arc::new(other.clone())];
+    let start = at("2026-06-01T12:00:00Z");
+    let mut tasks = Vec::new();
+    for i in 0..40u32 {
+        let ledger = ledger.clone();
+        let project = projects[i as usize % 2].clone();
+        let occurred_at = start + Duration::minutes(i64::from((i * 37) % 40) * 131);
+        tasks.push(tokio::spawn(async move {
+            let input = krafter_domain::ledger::CreateFinding {
+                title: krafter_domain::ledger::FindingTitle::parse(&format!("finding {i}"))
+                    .unwrap(),
+                severity: krafter_domain::ledger::Severity::ALL[i as usize % 5],
+                priority_score: PriorityScore::parse(i64::from(i * 20)).unwrap(),
+                status: FindingStatus::New,
+                occurred_at: Some(occurred_at),
+            };
+            let created = ledger.create_finding(&project, input).await.unwrap();
+            let update = UpdateFinding {
+                status: Some(if i % 3 == 0 {
+                    FindingStatus::Resolved
+                } else {
+                    FindingStatus::InProgress
+                }),
+                priority_score: None,
+                occurred_at: Some(occurred_at + Duration::hours(30)),
+            };
+            ledger
+                .update_finding(&project, created.id, update)
+                .await
+                .unwrap();
+            let verification = RecordVerification {
+                result: VerificationResult::Passed,
+                occurred_at: Some(occurred_at + Duration::hours(31)),
+            };
+            ledger
+                .record_verification(&project, created.id, verification)
+                .await
+                .unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(fx.count("SELECT count(*) FROM findings").await, 40);
+    assert_totals_replay_history(&fx.store, fx.project.id).await;
+    assert_totals_replay_history(&fx.store, other.id).await;
+}

@@ -168,6 +168,16 @@ pub fn refuse<S, T>() -> Decide<S, T> {
 pub async fn assert_totals_replay_history(store: &PgStore, project: ProjectId) {
     assert_summary_totals_replay_history(store, project).await;
     assert_remediation_replays_history(store, project, &[]).await;
+    assert_org_totals_sum_their_projects(store).await;
+}
+
+/// Every organisation's totals equal the sum of its projects' (the triggers' work).
+pub async fn assert_org_totals_sum_their_projects(store: &PgStore) {
+    assert_eq!(
+        store.org_totals_differing().await.unwrap(),
+        0,
+        "organisation totals that differ from their projects' sums"
+    );
 }
 
 /// The project's remediation totals must equal a replay of its stored history under `policies`

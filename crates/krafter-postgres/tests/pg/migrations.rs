@@ -5,7 +5,7 @@ use krafter_domain::health::{NotReady, Readiness};
 use krafter_postgres::{pending_migrations, revert_all_migrations, run_migrations, PgStore};
 use krafter_test_support::TestDatabase;
 
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 21] = [
     "organisations",
     "projects",
     "api_keys",
@@ -24,10 +24,13 @@ const TABLES: [&str; 18] = [
     "project_remediation_totals",
     "project_ttr_bins",
     "remediation_backfill",
+    "org_daily_totals",
+    "org_remediation_totals",
+    "org_ttr_bins",
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 7;
+const MIGRATIONS: usize = 8;
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -205,14 +208,19 @@ async fn the_regression_rate_migration_backfills_the_returned_findings_exactly()
     let day7 = maintained[&"2026-06-07".parse().unwrap()];
     assert_eq!((day7.open_regressions, day7.returned_findings), (0, -1));
 
-    let migration = |file| {
+    let sql = |name: &str, file: &str| {
         std::fs::read_to_string(format!(
-            "{}/../../migrations/2026-12-02-000004_regression_rate/{file}",
+            "{}/../../migrations/{name}/{file}",
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap()
     };
+    let migration = |file| sql("2026-12-02-000004_regression_rate", file);
+    // The organisation totals' triggers read the column this one adds: undone first, as the
+    // migrations go down in order, and done again after.
+    let org_totals = |file| sql("2026-12-03-000008_org_totals", file);
     let mut conn = fx.sql().await;
+    conn.batch_execute(&org_totals("down.sql")).await.unwrap();
     conn.batch_execute(&migration("down.sql")).await.unwrap();
     assert_eq!(
         fx.count(&format!(
@@ -224,6 +232,8 @@ async fn the_regression_rate_migration_backfills_the_returned_findings_exactly()
         "a day only the returned findings had moved is gone"
     );
     conn.batch_execute(&migration("up.sql")).await.unwrap();
+    conn.batch_execute(&org_totals("up.sql")).await.unwrap();
     assert_eq!(store.daily_totals(fx.project.id).await.unwrap(), maintained);
     assert_eq!(store.daily_totals(other.id).await.unwrap(), maintained);
+    crate::assert_org_totals_sum_their_projects(store).await;
 }

@@ -79,6 +79,21 @@ impl PgStore {
         self
     }
 
+    /// Refreshes the planner's statistics of the ledger and totals tables (`ANALYZE`): after a
+    /// bulk load, before autovacuum gets to it, plans chosen for small tables would scan whole
+    /// tables.
+    pub async fn refresh_statistics(&self) -> Result<(), StorageError> {
+        use diesel_async::SimpleAsyncConnection;
+        let mut conn = self.conn().await?;
+        conn.batch_execute(
+            "ANALYZE findings, finding_events, verifications, regressions, \
+                     project_daily_totals, project_remediation_totals, org_daily_totals, \
+                     org_remediation_totals",
+        )
+        .await
+        .map_err(crate::store::storage_error)
+    }
+
     /// A pool of at most `max_connections` (at least 1) connections to `database_url`, waiting
     /// at most [`PoolSettings::DEFAULT_WAIT_TIMEOUT`] for one. See [`PgStore::connect_with`].
     pub async fn connect(

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Date, Nullable, SmallInt, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{
+    Array, BigInt, Date, Nullable, SmallInt, Text, Timestamptz, Uuid as SqlUuid,
+};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::ids::{OrgId, ProjectId};
 use krafter_domain::ledger::{FindingStatus, Severity};
@@ -125,11 +127,17 @@ pub(crate) async fn add_remediation(
         "INSERT INTO project_remediation_totals AS t (project_id, day, severity, opened, \
                 reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, \
                 ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, \
-                aged_181) \
-         SELECT $1, * FROM unnest($2::date[], $3::smallint[], $4::bigint[], $5::bigint[], \
+                aged_181, ttr_bins) \
+         SELECT $1, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, \
+                resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, \
+                aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins::bigint[] \
+           FROM unnest($2::date[], $3::smallint[], $4::bigint[], $5::bigint[], \
                 $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], \
                 $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], \
-                $16::bigint[], $17::bigint[], $18::bigint[]) \
+                $16::bigint[], $17::bigint[], $18::bigint[], $19::text[]) \
+             AS u (day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, \
+                resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, \
+                aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins) \
          ON CONFLICT (project_id, day, severity) DO UPDATE SET \
                 opened = t.opened + excluded.opened, \
                 reopened = t.reopened + excluded.reopened, \
@@ -145,7 +153,8 @@ pub(crate) async fn add_remediation(
                 aged_8_30 = t.aged_8_30 + excluded.aged_8_30, \
                 aged_31_90 = t.aged_31_90 + excluded.aged_31_90, \
                 aged_91_180 = t.aged_91_180 + excluded.aged_91_180, \
-                aged_181 = t.aged_181 + excluded.aged_181",
+                aged_181 = t.aged_181 + excluded.aged_181, \
+                ttr_bins = krafter_ttr_add(t.ttr_bins, excluded.ttr_bins)",
     )
     .bind::<SqlUuid, _>(project.as_uuid())
     .bind::<Array<Date>, _>(rows.iter().map(|((day, _), _)| *day).collect::<Vec<_>>())
@@ -165,33 +174,44 @@ pub(crate) async fn add_remediation(
     .bind::<Array<BigInt>, _>(column(|d| d.aging.up_to_90))
     .bind::<Array<BigInt>, _>(column(|d| d.aging.up_to_180))
     .bind::<Array<BigInt>, _>(column(|d| d.aging.over_180))
-    .execute(conn)
-    .await?;
-
-    let bins: Vec<(NaiveDate, i16, i16, i64)> = rows
-        .iter()
-        .flat_map(|((day, severity), d)| {
-            d.ttr_bins
-                .iter()
-                .map(move |(bin, count)| (*day, *severity, bin as i16, count))
-        })
-        .collect();
-    if bins.is_empty() {
-        return Ok(());
-    }
-    diesel::sql_query(
-        "INSERT INTO project_ttr_bins AS t (project_id, day, severity, bin, count) \
-         SELECT $1, * FROM unnest($2::date[], $3::smallint[], $4::smallint[], $5::bigint[]) \
-         ON CONFLICT (project_id, day, severity, bin) DO UPDATE SET count = t.count + excluded.count",
+    .bind::<Array<Text>, _>(
+        rows.iter()
+            .map(|(_, d)| packed_literal(&d.ttr_bins))
+            .collect::<Vec<_>>(),
     )
-    .bind::<SqlUuid, _>(project.as_uuid())
-    .bind::<Array<Date>, _>(bins.iter().map(|b| b.0).collect::<Vec<_>>())
-    .bind::<Array<SmallInt>, _>(bins.iter().map(|b| b.1).collect::<Vec<_>>())
-    .bind::<Array<SmallInt>, _>(bins.iter().map(|b| b.2).collect::<Vec<_>>())
-    .bind::<Array<BigInt>, _>(bins.iter().map(|b| b.3).collect::<Vec<_>>())
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A histogram as the stored array's text: `{bin,count,bin,count,…}`, bins ascending, no zero
+/// count (`krafter_ttr_add`'s form; `migrations/2026-12-03-000009_packed_ttr_histograms`).
+fn packed_literal(bins: &TtrHistogram) -> String {
+    let mut text = String::from("{");
+    for (bin, count) in bins.iter().filter(|(_, count)| *count != 0) {
+        if text.len() > 1 {
+            text.push(',');
+        }
+        text.push_str(&format!("{bin},{count}"));
+    }
+    text.push('}');
+    text
+}
+
+/// The stored array read back: pairs of (bin, count).
+fn unpacked(packed: &[i64]) -> Result<TtrHistogram, StorageError> {
+    if !packed.len().is_multiple_of(2) {
+        return Err(StorageError::new("a stored histogram of odd length"));
+    }
+    packed
+        .chunks_exact(2)
+        .map(|pair| {
+            u16::try_from(pair[0])
+                .map(|bin| (bin, pair[1]))
+                .map_err(|_| StorageError::new(format!("stored bin out of range: {}", pair[0])))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(TtrHistogram::from_counts)
 }
 
 /// One event of a finding as the rebuild reads it, with what it needs of the finding.
@@ -228,7 +248,7 @@ pub(crate) async fn rebuild_remediation_in(
         .execute(conn)
         .await?;
     fill_due_dates(conn, project).await?;
-    for table in ["project_remediation_totals", "project_ttr_bins"] {
+    for table in ["project_remediation_totals"] {
         diesel::sql_query(format!("DELETE FROM {table} WHERE project_id = $1"))
             .bind::<SqlUuid, _>(project.as_uuid())
             .execute(conn)
@@ -373,11 +393,14 @@ struct TotalRow {
     aged_91_180: i64,
     #[diesel(sql_type = BigInt)]
     aged_181: i64,
+    /// Packed; `{}` for the sums before the window (levels only).
+    #[diesel(sql_type = Array<BigInt>)]
+    ttr_bins: Vec<i64>,
 }
 
 impl TotalRow {
-    fn delta(&self) -> RemediationDelta {
-        RemediationDelta {
+    fn delta(&self) -> Result<RemediationDelta, StorageError> {
+        Ok(RemediationDelta {
             opened: self.opened,
             reopened: self.reopened,
             resolved: self.resolved,
@@ -386,7 +409,7 @@ impl TotalRow {
             resolved_within_sla: self.resolved_within_sla,
             ttr_count: self.ttr_count,
             ttr_sum_seconds: self.ttr_sum_seconds,
-            ttr_bins: TtrHistogram::new(),
+            ttr_bins: unpacked(&self.ttr_bins)?,
             open: self.open,
             overdue: self.overdue,
             aging: AgingCounts {
@@ -396,20 +419,8 @@ impl TotalRow {
                 up_to_180: self.aged_91_180,
                 over_180: self.aged_181,
             },
-        }
+        })
     }
-}
-
-#[derive(QueryableByName)]
-struct BinRow {
-    #[diesel(sql_type = Date)]
-    day: NaiveDate,
-    #[diesel(sql_type = SmallInt)]
-    severity: i16,
-    #[diesel(sql_type = SmallInt)]
-    bin: i16,
-    #[diesel(sql_type = BigInt)]
-    count: i64,
 }
 
 /// Whose totals a read sums: one project's rows, or an organisation's (the sum of its
@@ -421,15 +432,11 @@ enum Scope {
 }
 
 impl Scope {
-    /// The totals table, the histogram table and the condition on `$1`.
-    fn tables(self) -> (&'static str, &'static str, &'static str) {
+    /// The totals table and the condition on `$1`.
+    fn table(self) -> (&'static str, &'static str) {
         match self {
-            Scope::Project => (
-                "project_remediation_totals",
-                "project_ttr_bins",
-                "project_id = $1",
-            ),
-            Scope::Organisation => ("org_remediation_totals", "org_ttr_bins", "org_id = $1"),
+            Scope::Project => ("project_remediation_totals", "project_id = $1"),
+            Scope::Organisation => ("org_remediation_totals", "org_id = $1"),
         }
     }
 }
@@ -441,39 +448,26 @@ async fn deltas_of(
     id: uuid::Uuid,
     (from, to): (NaiveDate, NaiveDate),
 ) -> Result<RemediationLedger, StorageError> {
-    let (totals_table, bins_table, scope) = scope.tables();
-    let sums = "COALESCE(sum(opened), 0)::bigint AS opened, \
-                COALESCE(sum(reopened), 0)::bigint AS reopened, \
-                COALESCE(sum(resolved), 0)::bigint AS resolved, \
-                COALESCE(sum(dismissed), 0)::bigint AS dismissed, \
-                COALESCE(sum(resolved_with_sla), 0)::bigint AS resolved_with_sla, \
-                COALESCE(sum(resolved_within_sla), 0)::bigint AS resolved_within_sla, \
-                COALESCE(sum(ttr_count), 0)::bigint AS ttr_count, \
-                COALESCE(sum(ttr_sum_seconds), 0)::bigint AS ttr_sum_seconds, \
+    let (table, scope) = scope.table();
+    // Before the window only the levels count; within it each (day, severity) is one row.
+    let totals: Vec<TotalRow> = diesel::sql_query(format!(
+        "SELECT NULL::date AS day, severity, 0::bigint AS opened, 0::bigint AS reopened, \
+                0::bigint AS resolved, 0::bigint AS dismissed, 0::bigint AS resolved_with_sla, \
+                0::bigint AS resolved_within_sla, 0::bigint AS ttr_count, \
+                0::bigint AS ttr_sum_seconds, \
                 COALESCE(sum(open), 0)::bigint AS open, \
                 COALESCE(sum(overdue), 0)::bigint AS overdue, \
                 COALESCE(sum(aged_0_7), 0)::bigint AS aged_0_7, \
                 COALESCE(sum(aged_8_30), 0)::bigint AS aged_8_30, \
                 COALESCE(sum(aged_31_90), 0)::bigint AS aged_31_90, \
                 COALESCE(sum(aged_91_180), 0)::bigint AS aged_91_180, \
-                COALESCE(sum(aged_181), 0)::bigint AS aged_181";
-    let totals: Vec<TotalRow> = diesel::sql_query(format!(
-        "SELECT NULL::date AS day, severity, {sums} \
-           FROM {totals_table} WHERE {scope} AND day < $2 GROUP BY severity \
+                COALESCE(sum(aged_181), 0)::bigint AS aged_181, '{{}}'::bigint[] AS ttr_bins \
+           FROM {table} WHERE {scope} AND day < $2 GROUP BY severity \
          UNION ALL \
-         SELECT day, severity, {sums} \
-           FROM {totals_table} WHERE {scope} AND day >= $2 AND day <= $3 \
-          GROUP BY day, severity"
-    ))
-    .bind::<SqlUuid, _>(id)
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
-    .load(conn)
-    .await
-    .map_err(storage_error)?;
-    let bins: Vec<BinRow> = diesel::sql_query(format!(
-        "SELECT day, severity, bin, sum(count)::bigint AS count FROM {bins_table} \
-          WHERE {scope} AND day >= $2 AND day <= $3 GROUP BY day, severity, bin"
+         SELECT day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, \
+                resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, \
+                aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins \
+           FROM {table} WHERE {scope} AND day >= $2 AND day <= $3"
     ))
     .bind::<SqlUuid, _>(id)
     .bind::<Date, _>(from)
@@ -490,17 +484,9 @@ async fn deltas_of(
     let mut days: BTreeMap<(NaiveDate, i16), RemediationDelta> = BTreeMap::new();
     for row in &totals {
         match row.day {
-            None => *ledger.before.get_mut(severity(row.severity)?) = row.delta().levels(),
-            Some(day) => *days.entry((day, row.severity)).or_default() += row.delta(),
+            None => *ledger.before.get_mut(severity(row.severity)?) = row.delta()?.levels(),
+            Some(day) => *days.entry((day, row.severity)).or_default() += row.delta()?,
         }
-    }
-    for row in bins {
-        let bin = u16::try_from(row.bin)
-            .map_err(|_| StorageError::new(format!("stored bin out of range: {}", row.bin)))?;
-        days.entry((row.day, row.severity))
-            .or_default()
-            .ttr_bins
-            .add(bin, row.count);
     }
     for ((day, code), delta) in days {
         if !delta.is_zero() {
@@ -743,21 +729,4 @@ impl PgStore {
 
 /// Counts the rows of the organisation tables that differ from their projects' sums, and the
 /// sums that differ from the organisation tables.
-const ORG_TOTALS_CHECK_SQL: &str = "SELECT ((SELECT count(*) FROM (SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0 \
-  EXCEPT SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id \
-   GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0) d) + \
- (SELECT count(*) FROM (SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id \
-   GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0 \
-  EXCEPT SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0) d) + \
- (SELECT count(*) FROM (SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181 FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0 \
-  EXCEPT SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id \
-   GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0) d) + \
- (SELECT count(*) FROM (SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id \
-   GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0 \
-  EXCEPT SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181 FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0) d) + \
- (SELECT count(*) FROM (SELECT org_id, day, severity, bin, count FROM org_ttr_bins WHERE count <> 0 \
-  EXCEPT SELECT p.org_id, t.day, t.severity, t.bin, sum(t.count)::bigint FROM project_ttr_bins t JOIN projects p ON p.id = t.project_id \
-   GROUP BY p.org_id, t.day, t.severity, t.bin HAVING sum(t.count) <> 0) d) + \
- (SELECT count(*) FROM (SELECT p.org_id, t.day, t.severity, t.bin, sum(t.count)::bigint FROM project_ttr_bins t JOIN projects p ON p.id = t.project_id \
-   GROUP BY p.org_id, t.day, t.severity, t.bin HAVING sum(t.count) <> 0 \
-  EXCEPT SELECT org_id, day, severity, bin, count FROM org_ttr_bins WHERE count <> 0) d))::bigint AS differing";
+const ORG_TOTALS_CHECK_SQL: &str = "SELECT ((SELECT count(*) FROM (SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0 EXCEPT SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0) d) + (SELECT count(*) FROM (SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0 EXCEPT SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0) d) + (SELECT count(*) FROM (SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0 OR ttr_bins <> '{}' EXCEPT SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint, krafter_ttr_sum(t.ttr_bins) FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0 OR krafter_ttr_sum(t.ttr_bins) <> '{}') d) + (SELECT count(*) FROM (SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint, krafter_ttr_sum(t.ttr_bins) FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0 OR krafter_ttr_sum(t.ttr_bins) <> '{}' EXCEPT SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0 OR ttr_bins <> '{}') d))::bigint AS differing";

@@ -5,7 +5,7 @@ use krafter_domain::health::{NotReady, Readiness};
 use krafter_postgres::{pending_migrations, revert_all_migrations, run_migrations, PgStore};
 use krafter_test_support::TestDatabase;
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 19] = [
     "organisations",
     "projects",
     "api_keys",
@@ -22,15 +22,13 @@ const TABLES: [&str; 21] = [
     "idempotency_keys",
     "sla_policies",
     "project_remediation_totals",
-    "project_ttr_bins",
     "remediation_backfill",
     "org_daily_totals",
     "org_remediation_totals",
-    "org_ttr_bins",
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 8;
+const MIGRATIONS: usize = 9;
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -216,10 +214,18 @@ async fn the_regression_rate_migration_backfills_the_returned_findings_exactly()
         .unwrap()
     };
     let migration = |file| sql("2026-12-02-000004_regression_rate", file);
-    // The organisation totals' triggers read the column this one adds: undone first, as the
-    // migrations go down in order, and done again after.
+    // The organisation totals' triggers read the column this one adds: they (and the packed
+    // histograms after them) are undone first, as the migrations go down in order, and done
+    // again after.
     let org_totals = |file| sql("2026-12-03-000008_org_totals", file);
+    let packed = |file| sql("2026-12-03-000009_packed_ttr_histograms", file);
+    let remediation = store.remediation_totals(fx.project.id).await.unwrap();
+    assert!(
+        remediation.values().any(|d| !d.ttr_bins.is_empty()),
+        "a resolution's histogram goes down and up too"
+    );
     let mut conn = fx.sql().await;
+    conn.batch_execute(&packed("down.sql")).await.unwrap();
     conn.batch_execute(&org_totals("down.sql")).await.unwrap();
     conn.batch_execute(&migration("down.sql")).await.unwrap();
     assert_eq!(
@@ -233,7 +239,12 @@ async fn the_regression_rate_migration_backfills_the_returned_findings_exactly()
     );
     conn.batch_execute(&migration("up.sql")).await.unwrap();
     conn.batch_execute(&org_totals("up.sql")).await.unwrap();
+    conn.batch_execute(&packed("up.sql")).await.unwrap();
     assert_eq!(store.daily_totals(fx.project.id).await.unwrap(), maintained);
     assert_eq!(store.daily_totals(other.id).await.unwrap(), maintained);
+    assert_eq!(
+        store.remediation_totals(fx.project.id).await.unwrap(),
+        remediation
+    );
     crate::assert_org_totals_sum_their_projects(store).await;
 }

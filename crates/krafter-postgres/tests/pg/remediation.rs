@@ -355,7 +355,7 @@ async fn the_migrations_backfill_resumes_and_computes_the_totals_from_the_histor
     fx.sql()
         .await
         .batch_execute(&format!(
-            "DELETE FROM project_remediation_totals; DELETE FROM project_ttr_bins; \
+            "DELETE FROM project_remediation_totals; \
              INSERT INTO remediation_backfill (project_id) VALUES ('{}')",
             fx.project.id
         ))

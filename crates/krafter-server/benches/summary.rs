@@ -103,7 +103,7 @@ async fn main() {
         .await
         .expect("seeding");
         bar.finish();
-        app.store.refresh_statistics().await.expect("analyze");
+        app.store.vacuum_after_bulk_load().await.expect("vacuum");
         println!(
             "seeded {} findings, {} verifications, {} regressions in {:.1} s",
             case.findings,
@@ -185,7 +185,7 @@ async fn organisation(app: &TestApp, today: chrono::NaiveDate, window_from: chro
         bar.set_position(p + 1);
     }
     bar.finish();
-    app.store.refresh_statistics().await.expect("analyze");
+    app.store.vacuum_after_bulk_load().await.expect("vacuum");
     println!(
         "\nseeded an organisation of {ORG_PROJECTS} projects, {} findings in all, in {:.1} s",
         ORG_PROJECTS * ORG_FINDINGS_PER_PROJECT,

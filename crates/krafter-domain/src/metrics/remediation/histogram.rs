@@ -76,11 +76,29 @@ pub fn ttr_bin_representative(bin: u16) -> Option<f64> {
 }
 
 /// A sparse time-to-resolve histogram: how many durations fell in each bin (see the module
-/// documentation for the bins). Bins with a count of zero are never kept. Serialised as a map
-/// from the bin number (as a string) to its count.
+/// documentation for the bins), as `(bin, count)` pairs in ascending bin order; bins with a
+/// count of zero are never kept, so equal histograms are equal values. Serialised as a map from
+/// the bin number (as a string) to its count.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
-pub struct TtrHistogram(BTreeMap<u16, i64>);
+#[serde(into = "BTreeMap<u16, i64>", from = "BTreeMap<u16, i64>")]
+pub struct TtrHistogram(Vec<(u16, i64)>);
+
+impl From<TtrHistogram> for BTreeMap<u16, i64> {
+    fn from(histogram: TtrHistogram) -> Self {
+        histogram.0.into_iter().collect()
+    }
+}
+
+impl From<BTreeMap<u16, i64>> for TtrHistogram {
+    fn from(counts: BTreeMap<u16, i64>) -> Self {
+        Self(
+            counts
+                .into_iter()
+                .filter(|(_, count)| *count != 0)
+                .collect(),
+        )
+    }
+}
 
 impl TtrHistogram {
     /// No durations.
@@ -90,11 +108,17 @@ impl TtrHistogram {
 
     /// A histogram from stored `(bin, count)` pairs; counts of a repeated bin add up.
     pub fn from_counts(counts: impl IntoIterator<Item = (u16, i64)>) -> Self {
-        let mut histogram = Self::new();
-        for (bin, count) in counts {
-            histogram.add(bin, count);
+        let mut pairs: Vec<(u16, i64)> = counts.into_iter().collect();
+        pairs.sort_unstable_by_key(|(bin, _)| *bin);
+        let mut merged: Vec<(u16, i64)> = Vec::with_capacity(pairs.len());
+        for (bin, count) in pairs {
+            match merged.last_mut() {
+                Some((last, total)) if *last == bin => *total += count,
+                _ => merged.push((bin, count)),
+            }
         }
-        histogram
+        merged.retain(|(_, count)| *count != 0);
+        Self(merged)
     }
 
     /// Counts one duration of `seconds`.
@@ -107,21 +131,27 @@ impl TtrHistogram {
         if count == 0 {
             return;
         }
-        let entry = self.0.entry(bin).or_insert(0);
-        *entry += count;
-        if *entry == 0 {
-            self.0.remove(&bin);
+        match self.0.binary_search_by_key(&bin, |(b, _)| *b) {
+            Ok(at) => {
+                self.0[at].1 += count;
+                if self.0[at].1 == 0 {
+                    self.0.remove(at);
+                }
+            }
+            Err(at) => self.0.insert(at, (bin, count)),
         }
     }
 
     /// The count of one bin.
     pub fn count(&self, bin: u16) -> i64 {
-        self.0.get(&bin).copied().unwrap_or(0)
+        self.0
+            .binary_search_by_key(&bin, |(b, _)| *b)
+            .map_or(0, |at| self.0[at].1)
     }
 
     /// The non-zero bins, ascending, with their counts.
     pub fn iter(&self) -> impl Iterator<Item = (u16, i64)> + '_ {
-        self.0.iter().map(|(bin, count)| (*bin, *count))
+        self.0.iter().copied()
     }
 
     /// Whether every bin is zero.
@@ -131,7 +161,7 @@ impl TtrHistogram {
 
     /// The sum of the counts.
     pub fn total(&self) -> i64 {
-        self.0.values().sum()
+        self.0.iter().map(|(_, count)| count).sum()
     }
 
     /// The nearest-rank `percent` percentile in seconds (the representative of the bin of the
@@ -151,9 +181,8 @@ impl TtrHistogram {
             }
         }
         self.0
-            .keys()
-            .next_back()
-            .and_then(|b| ttr_bin_representative(*b))
+            .last()
+            .and_then(|(bin, _)| ttr_bin_representative(*bin))
     }
 }
 
@@ -164,11 +193,47 @@ pub fn nearest_rank(n: i64, percent: u32) -> i64 {
     ((n * percent + 99) / 100).max(1)
 }
 
+/// A merge of the two sorted lists (linear, where adding bin by bin would shift elements).
 impl AddAssign<&TtrHistogram> for TtrHistogram {
     fn add_assign(&mut self, other: &TtrHistogram) {
-        for (bin, count) in other.iter() {
-            self.add(bin, count);
+        if other.0.is_empty() {
+            return;
         }
+        if self.0.is_empty() {
+            self.0.clone_from(&other.0);
+            return;
+        }
+        let mut merged = Vec::with_capacity(self.0.len() + other.0.len());
+        let (mut a, mut b) = (self.0.iter().peekable(), other.0.iter().peekable());
+        loop {
+            match (a.peek(), b.peek()) {
+                (Some(&&(x, m)), Some(&&(y, n))) => {
+                    if x < y {
+                        merged.push((x, m));
+                        a.next();
+                    } else if y < x {
+                        merged.push((y, n));
+                        b.next();
+                    } else {
+                        if m + n != 0 {
+                            merged.push((x, m + n));
+                        }
+                        a.next();
+                        b.next();
+                    }
+                }
+                (Some(&&pair), None) => {
+                    merged.push(pair);
+                    a.next();
+                }
+                (None, Some(&&pair)) => {
+                    merged.push(pair);
+                    b.next();
+                }
+                (None, None) => break,
+            }
+        }
+        self.0 = merged;
     }
 }
 
@@ -176,7 +241,7 @@ impl Neg for TtrHistogram {
     type Output = TtrHistogram;
 
     fn neg(mut self) -> TtrHistogram {
-        for count in self.0.values_mut() {
+        for (_, count) in &mut self.0 {
             *count = -*count;
         }
         self
@@ -186,6 +251,31 @@ impl Neg for TtrHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merging_equals_adding_bin_by_bin_and_zeros_vanish() {
+        let a = TtrHistogram::from_counts([(5, 2), (1, 1), (9, 4), (5, 1)]);
+        assert_eq!(a.iter().collect::<Vec<_>>(), [(1, 1), (5, 3), (9, 4)]);
+        let b = TtrHistogram::from_counts([(0, 7), (5, -3), (9, 1), (12, 2), (3, 0)]);
+        let mut merged = a.clone();
+        merged += &b;
+        let mut added = a.clone();
+        for (bin, count) in b.iter() {
+            added.add(bin, count);
+        }
+        assert_eq!(merged, added);
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            [(0, 7), (1, 1), (9, 5), (12, 2)]
+        );
+        let mut none = merged.clone();
+        none += &-merged;
+        assert!(none.is_empty());
+        assert_eq!(none, TtrHistogram::new());
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(json, r#"{"1":1,"5":3,"9":4}"#);
+        assert_eq!(serde_json::from_str::<TtrHistogram>(&json).unwrap(), a);
+    }
 
     #[test]
     fn the_bins_are_fixed() {

@@ -113,8 +113,9 @@ pub async fn synthetic_history(
             let hi = (lo + OTHERS_CHUNK).min(spec.regressions);
             params.run(conn, &statements.regressions, lo, hi).await?;
         }
-        crate::repos::metrics::rebuild_in(conn, project).await?;
-        crate::repos::remediation::rebuild_remediation_in(conn, project).await
+        // The remediation totals' lock first, as writers take their rows (see `add_deltas`).
+        crate::repos::remediation::rebuild_remediation_in(conn, project).await?;
+        crate::repos::metrics::rebuild_in(conn, project).await
     })
     .await
     .map_err(crate::store::storage_error)
@@ -159,8 +160,9 @@ pub async fn bulk_history(
             written += chunk.write(conn, project).await?;
             progress(written);
         }
-        crate::repos::metrics::rebuild_in(conn, project).await?;
+        // The remediation totals' lock first, as writers take their rows (see `add_deltas`).
         crate::repos::remediation::rebuild_remediation_in(conn, project).await?;
+        crate::repos::metrics::rebuild_in(conn, project).await?;
         Ok(written)
     })
     .await

@@ -132,6 +132,13 @@ async fn record_of(
 
 /// Adds the deltas to the project's daily totals: merged per day, zero days skipped, one upsert
 /// over the days in ascending order (so that concurrent writers lock rows in the same order).
+///
+/// A write that also changes the remediation totals adds those first and these last, just
+/// before its commit: every creation of a day updates the same day row, so writers go one at a
+/// time from this upsert to their commit, and that stretch is kept short (the remediation rows,
+/// one per severity, are shared by fewer). Every transaction that holds both kinds takes the
+/// remediation ones first, rebuilds too (their table locks in that order), or two could wait
+/// for each other.
 pub(crate) async fn add_deltas(
     conn: &mut AsyncPgConnection,
     project: ProjectId,
@@ -202,7 +209,7 @@ impl LedgerRepository for PgStore {
                     .values(&event)
                     .execute(conn)
                     .await?;
-                add_deltas(conn, project, [creation.day_delta()]).await?;
+                // The remediation rows first, the summary's day row last: see `add_deltas`.
                 if remediation_totals {
                     let mut remediation = RemediationTotals::new();
                     merge(
@@ -211,6 +218,7 @@ impl LedgerRepository for PgStore {
                     );
                     add_remediation(conn, project, &remediation).await?;
                 }
+                add_deltas(conn, project, [creation.day_delta()]).await?;
                 Ok(due)
             })
             .await?;
@@ -282,18 +290,19 @@ impl LedgerRepository for PgStore {
                     ))
                     .execute(conn)
                     .await?;
-                add_deltas(
-                    conn,
-                    project,
-                    std::iter::once(change.day_delta()).chain(returned),
-                )
-                .await?;
+                // The remediation rows first, the summary's day row last: see `add_deltas`.
                 let mut remediation = RemediationTotals::new();
                 merge(
                     &mut remediation,
                     remediation_deltas(&RemediationWrite::change(&current, &change, due)),
                 );
                 add_remediation(conn, project, &remediation).await?;
+                add_deltas(
+                    conn,
+                    project,
+                    std::iter::once(change.day_delta()).chain(returned),
+                )
+                .await?;
                 Ok(updated)
             })
             .await?;

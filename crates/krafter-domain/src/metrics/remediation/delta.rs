@@ -71,8 +71,10 @@ impl RemediationDelta {
     }
 }
 
-impl AddAssign<&RemediationDelta> for RemediationDelta {
-    fn add_assign(&mut self, o: &RemediationDelta) {
+impl RemediationDelta {
+    /// Adds every figure of `o` but its histogram (which a fold of many deltas gathers on its own:
+    /// [`super::remediation_report`]).
+    pub(crate) fn add_counts(&mut self, o: &RemediationDelta) {
         self.opened += o.opened;
         self.reopened += o.reopened;
         self.resolved += o.resolved;
@@ -81,10 +83,16 @@ impl AddAssign<&RemediationDelta> for RemediationDelta {
         self.resolved_within_sla += o.resolved_within_sla;
         self.ttr_count += o.ttr_count;
         self.ttr_sum_seconds += o.ttr_sum_seconds;
-        self.ttr_bins += &o.ttr_bins;
         self.open += o.open;
         self.overdue += o.overdue;
         self.aging += o.aging;
+    }
+}
+
+impl AddAssign<&RemediationDelta> for RemediationDelta {
+    fn add_assign(&mut self, o: &RemediationDelta) {
+        self.add_counts(o);
+        self.ttr_bins += &o.ttr_bins;
     }
 }
 

@@ -186,6 +186,50 @@ impl TtrHistogram {
     }
 }
 
+/// Adds up many histograms at a constant cost per pair: a count per bin, and the bins touched,
+/// so that taking the sum costs what it holds, not the number of bins.
+pub(crate) struct BinSums {
+    counts: Vec<i64>,
+    touched: Vec<u16>,
+}
+
+impl BinSums {
+    pub(crate) fn new() -> Self {
+        Self {
+            counts: vec![0; TTR_BIN_COUNT],
+            touched: Vec::new(),
+        }
+    }
+
+    pub(crate) fn add(&mut self, histogram: &TtrHistogram) {
+        for (bin, count) in histogram.iter() {
+            let at = usize::from(bin);
+            if at >= self.counts.len() {
+                self.counts.resize(at + 1, 0);
+            }
+            if self.counts[at] == 0 {
+                self.touched.push(bin);
+            }
+            self.counts[at] += count;
+        }
+    }
+
+    /// The sum so far; the sums start again from nothing.
+    pub(crate) fn take(&mut self) -> TtrHistogram {
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        let pairs = self
+            .touched
+            .drain(..)
+            .filter_map(|bin| {
+                let count = std::mem::take(&mut self.counts[usize::from(bin)]);
+                (count != 0).then_some((bin, count))
+            })
+            .collect();
+        TtrHistogram(pairs)
+    }
+}
+
 /// The 1-based rank of the nearest-rank `percent` percentile among `n` values: `⌈n·percent/100⌉`,
 /// at least 1 (`percent` clamped to 1..=100).
 pub fn nearest_rank(n: i64, percent: u32) -> i64 {
@@ -251,6 +295,28 @@ impl Neg for TtrHistogram {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bin_sums_equal_merges_and_start_again_when_taken() {
+        let a = TtrHistogram::from_counts([(1, 1), (5, 3), (606, 2)]);
+        let b = TtrHistogram::from_counts([(5, -3), (9, 1)]);
+        let c = TtrHistogram::from_counts([(5, 4)]);
+        let mut sums = BinSums::new();
+        for h in [&a, &b, &c] {
+            sums.add(h);
+        }
+        let mut merged = a.clone();
+        merged += &b;
+        merged += &c;
+        assert_eq!(sums.take(), merged);
+        assert_eq!(
+            merged.iter().collect::<Vec<_>>(),
+            [(1, 1), (5, 4), (9, 1), (606, 2)]
+        );
+        assert!(sums.take().is_empty(), "taken sums start from nothing");
+        sums.add(&b);
+        assert_eq!(sums.take(), b);
+    }
 
     #[test]
     fn merging_equals_adding_bin_by_bin_and_zeros_vanish() {

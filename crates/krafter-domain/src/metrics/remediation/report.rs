@@ -5,6 +5,7 @@ use chrono::NaiveDate;
 use crate::ledger::Severity;
 use crate::metrics::remediation::aging::AgingCounts;
 use crate::metrics::remediation::delta::{DatedRemediationDelta, RemediationDelta};
+use crate::metrics::remediation::histogram::BinSums;
 use crate::metrics::remediation::period::{periods, Granularity, Period};
 use crate::metrics::remediation::severity::{BySeverity, SEVERITY_ORDER};
 use crate::metrics::remediation::sla::SlaPolicy;
@@ -145,15 +146,18 @@ fn figures(
     flows: &BySeverity<RemediationDelta>,
     levels: &BySeverity<RemediationDelta>,
     sla_days: &SlaPolicy,
+    all_bins: &mut BinSums,
 ) -> (BySeverity<RemediationMetrics>, RemediationMetrics) {
     let has_sla = |s: Severity| sla_days.days(s).is_some() || flows.get(s).resolved_with_sla != 0;
     let by_severity = BySeverity::from_fn(|s| metrics(flows.get(s), levels.get(s), has_sla(s)));
     let mut all_flows = RemediationDelta::default();
     let mut all_levels = RemediationDelta::default();
     for s in SEVERITY_ORDER {
-        all_flows += flows.get(s);
+        all_flows.add_counts(flows.get(s));
+        all_bins.add(&flows.get(s).ttr_bins);
         all_levels += levels.get(s);
     }
+    all_flows.ttr_bins = all_bins.take();
     let any_sla = SEVERITY_ORDER.into_iter().any(has_sla);
     (by_severity, metrics(&all_flows, &all_levels, any_sla))
 }
@@ -187,17 +191,25 @@ pub fn remediation_report(
 
     let mut total_flows: BySeverity<RemediationDelta> = BySeverity::default();
     let mut buckets = Vec::new();
+    // Histograms are summed bin by bin in place, rather than merged list into list.
+    let mut bucket_bins = BySeverity::from_fn(|_| BinSums::new());
+    let mut total_bins = BySeverity::from_fn(|_| BinSums::new());
+    let mut all_bins = BinSums::new();
     for Period { start, end } in periods(window, granularity) {
         // Whole deltas: only their flow fields are read from here.
         let mut flows: BySeverity<RemediationDelta> = BySeverity::default();
         while let Some(d) = pending.next_if(|d| d.day <= end) {
-            *flows.get_mut(d.severity) += &d.delta;
+            flows.get_mut(d.severity).add_counts(&d.delta);
+            bucket_bins.get_mut(d.severity).add(&d.delta.ttr_bins);
+            total_bins.get_mut(d.severity).add(&d.delta.ttr_bins);
             *levels.get_mut(d.severity) += d.delta.levels();
         }
         for s in SEVERITY_ORDER {
-            *total_flows.get_mut(s) += flows.get(s);
+            let flow = flows.get_mut(s);
+            flow.ttr_bins = bucket_bins.get_mut(s).take();
+            total_flows.get_mut(s).add_counts(flow);
         }
-        let (by_severity, all) = figures(&flows, &levels, sla_days);
+        let (by_severity, all) = figures(&flows, &levels, sla_days, &mut all_bins);
         buckets.push(RemediationBucket {
             start,
             end,
@@ -206,7 +218,10 @@ pub fn remediation_report(
         });
     }
 
-    let (by_severity, all) = figures(&total_flows, &levels, sla_days);
+    for s in SEVERITY_ORDER {
+        total_flows.get_mut(s).ttr_bins = total_bins.get_mut(s).take();
+    }
+    let (by_severity, all) = figures(&total_flows, &levels, sla_days, &mut all_bins);
     let aging = levels.map(|_, d| d.aging);
     let mut all_aging = AgingCounts::default();
     for (_, a) in aging.iter() {

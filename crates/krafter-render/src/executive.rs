@@ -14,7 +14,7 @@ use crate::readable::{
     change_percent, count_of, grouped, one_decimal, percent, severity_label, short_date, signed,
     signed_decimal, spelled_date, spelled_period,
 };
-use crate::view::{nice_step, round2, Tick};
+use crate::view::{round2, Tick, ValueAxis};
 
 const HOURS_PER_DAY: f64 = 24.0;
 
@@ -459,7 +459,7 @@ pub(crate) struct Bar {
     pub y: f64,
     pub width: f64,
     pub height: f64,
-    /// What a reader hovering over it sees: `Week of 2 Mar: 12 opened`.
+    /// What a reader hovering over it sees: `2 to 8 March 2026: 12 opened`.
     pub title: String,
 }
 
@@ -477,9 +477,8 @@ impl FlowChart {
             .max()
             .unwrap_or(0)
             .max(1);
-        let step = nice_step(hi as f64 / 4.0);
-        let axis_hi = (hi + step - 1).div_euclid(step) * step;
-        let y_of = |v: i64| plot_bottom - v as f64 / axis_hi as f64 * (plot_bottom - plot_top);
+        let axis = ValueAxis::new(0, hi, plot_top, plot_bottom);
+        let y_of = |v: i64| axis.y(v);
         let n = buckets.len().max(1);
         let slot = (plot_right - plot_left) / n as f64;
         let bar = (slot * 0.36).min(14.0);
@@ -515,14 +514,7 @@ impl FlowChart {
                 label: short_date(b.start),
             })
             .collect();
-        let y_ticks = (0..)
-            .map(|k| k * step)
-            .take_while(|v| *v <= axis_hi)
-            .map(|v| Tick {
-                pos: round2(y_of(v)),
-                label: grouped(v),
-            })
-            .collect();
+        let y_ticks = axis.ticks();
         Self {
             width: FLOW_WIDTH,
             height: FLOW_HEIGHT,

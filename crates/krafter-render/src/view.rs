@@ -264,13 +264,8 @@ impl Chart {
             .max()
             .unwrap_or(0)
             .max(lo + 1);
-        let step = nice_step((hi - lo) as f64 / 4.0);
-        let axis_lo = lo.div_euclid(step) * step;
-        let axis_hi = (hi + step - 1).div_euclid(step) * step;
-        let y_of = |v: i64| {
-            plot_bottom
-                - (v - axis_lo) as f64 / (axis_hi - axis_lo) as f64 * (plot_bottom - plot_top)
-        };
+        let axis = ValueAxis::new(lo, hi, plot_top, plot_bottom);
+        let y_of = |v: i64| axis.y(v);
         let n = series.len();
         // Points stay clear of the y axis.
         let (first_x, last_x) = (plot_left + 8.0, plot_right - 4.0);
@@ -301,14 +296,7 @@ impl Chart {
                 label: short_date(p.date),
             })
             .collect();
-        let y_ticks = (0..)
-            .map(|k| axis_lo + k * step)
-            .take_while(|v| *v <= axis_hi)
-            .map(|v| Tick {
-                pos: round2(y_of(v)),
-                label: grouped(v),
-            })
-            .collect();
+        let y_ticks = axis.ticks();
         Self {
             width: CHART_WIDTH,
             height: CHART_HEIGHT,
@@ -325,8 +313,51 @@ impl Chart {
     }
 }
 
+/// A vertical axis of whole numbers: from `lo` to `hi` rounded out to a step of 1, 2 or 5 times
+/// a power of ten (about four steps), drawn from `bottom` (at its low end) up to `top`.
+pub(crate) struct ValueAxis {
+    lo: i64,
+    hi: i64,
+    step: i64,
+    top: f64,
+    bottom: f64,
+}
+
+impl ValueAxis {
+    /// `hi` is taken as at least `lo + 1`.
+    pub fn new(lo: i64, hi: i64, top: f64, bottom: f64) -> Self {
+        let hi = hi.max(lo + 1);
+        let step = nice_step((hi - lo) as f64 / 4.0);
+        Self {
+            lo: lo.div_euclid(step) * step,
+            hi: (hi + step - 1).div_euclid(step) * step,
+            step,
+            top,
+            bottom,
+        }
+    }
+
+    /// Where `value` is drawn.
+    pub fn y(&self, value: i64) -> f64 {
+        self.bottom
+            - (value - self.lo) as f64 / (self.hi - self.lo) as f64 * (self.bottom - self.top)
+    }
+
+    /// A labelled tick at every step, lowest first.
+    pub fn ticks(&self) -> Vec<Tick> {
+        (0..)
+            .map(|k| self.lo + k * self.step)
+            .take_while(|v| *v <= self.hi)
+            .map(|v| Tick {
+                pos: round2(self.y(v)),
+                label: grouped(v),
+            })
+            .collect()
+    }
+}
+
 /// 1, 2 or 5 times a power of ten, at least `raw`, at least 1.
-pub(crate) fn nice_step(raw: f64) -> i64 {
+fn nice_step(raw: f64) -> i64 {
     if raw <= 1.0 {
         return 1;
     }

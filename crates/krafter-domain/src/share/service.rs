@@ -15,7 +15,7 @@ use crate::export::{
     PREVIEW_FINDINGS,
 };
 use crate::metrics::remediation::{RemediationRepository, REMEDIATION_DEFINITIONS_VERSION};
-use crate::metrics::{DateWindow, MetricsRepoError, MetricsRepository};
+use crate::metrics::{DateWindow, MetricsRepository};
 use crate::project::Project;
 use crate::share::delivery::{Delivery, DeliveryId, DeliveryStatus, DeliveryTarget};
 use crate::share::ports::{LinkSigner, NewShare, ShareRepoError, ShareRepository, Webhooks};
@@ -56,14 +56,6 @@ impl From<ShareRepoError> for ShareError {
             ShareRepoError::ShareNotFound => Self::ShareNotFound,
             ShareRepoError::ReportNotUpdated => Self::ReportNotUpdated,
             ShareRepoError::Storage(e) => Self::Storage(e),
-        }
-    }
-}
-
-impl From<MetricsRepoError> for ShareError {
-    fn from(error: MetricsRepoError) -> Self {
-        match error {
-            MetricsRepoError::Storage(e) => Self::Storage(e),
         }
     }
 }

@@ -719,7 +719,7 @@ impl PgStore {
             differing: i64,
         }
         let mut conn = self.conn().await?;
-        let row: Differing = diesel::sql_query(ORG_TOTALS_CHECK_SQL)
+        let row: Differing = diesel::sql_query(org_totals_check_sql())
             .get_result(&mut conn)
             .await
             .map_err(storage_error)?;
@@ -728,5 +728,93 @@ impl PgStore {
 }
 
 /// Counts the rows of the organisation tables that differ from their projects' sums, and the
-/// sums that differ from the organisation tables.
-const ORG_TOTALS_CHECK_SQL: &str = "SELECT ((SELECT count(*) FROM (SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0 EXCEPT SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0) d) + (SELECT count(*) FROM (SELECT p.org_id, t.day, sum(t.open_risk_score)::bigint, sum(t.open_findings)::bigint, sum(t.terminal_findings)::bigint, sum(t.open_regressions)::bigint, sum(t.verifications)::bigint, sum(t.verifications_passed)::bigint, sum(t.returned_findings)::bigint FROM project_daily_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day HAVING sum(t.open_risk_score) <> 0 OR sum(t.open_findings) <> 0 OR sum(t.terminal_findings) <> 0 OR sum(t.open_regressions) <> 0 OR sum(t.verifications) <> 0 OR sum(t.verifications_passed) <> 0 OR sum(t.returned_findings) <> 0 EXCEPT SELECT org_id, day, open_risk_score, open_findings, terminal_findings, open_regressions, verifications, verifications_passed, returned_findings FROM org_daily_totals WHERE open_risk_score <> 0 OR open_findings <> 0 OR terminal_findings <> 0 OR open_regressions <> 0 OR verifications <> 0 OR verifications_passed <> 0 OR returned_findings <> 0) d) + (SELECT count(*) FROM (SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0 OR ttr_bins <> '{}' EXCEPT SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint, krafter_ttr_sum(t.ttr_bins) FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0 OR krafter_ttr_sum(t.ttr_bins) <> '{}') d) + (SELECT count(*) FROM (SELECT p.org_id, t.day, t.severity, sum(t.opened)::bigint, sum(t.reopened)::bigint, sum(t.resolved)::bigint, sum(t.dismissed)::bigint, sum(t.resolved_with_sla)::bigint, sum(t.resolved_within_sla)::bigint, sum(t.ttr_count)::bigint, sum(t.ttr_sum_seconds)::bigint, sum(t.open)::bigint, sum(t.overdue)::bigint, sum(t.aged_0_7)::bigint, sum(t.aged_8_30)::bigint, sum(t.aged_31_90)::bigint, sum(t.aged_91_180)::bigint, sum(t.aged_181)::bigint, krafter_ttr_sum(t.ttr_bins) FROM project_remediation_totals t JOIN projects p ON p.id = t.project_id GROUP BY p.org_id, t.day, t.severity HAVING sum(t.opened) <> 0 OR sum(t.reopened) <> 0 OR sum(t.resolved) <> 0 OR sum(t.dismissed) <> 0 OR sum(t.resolved_with_sla) <> 0 OR sum(t.resolved_within_sla) <> 0 OR sum(t.ttr_count) <> 0 OR sum(t.ttr_sum_seconds) <> 0 OR sum(t.open) <> 0 OR sum(t.overdue) <> 0 OR sum(t.aged_0_7) <> 0 OR sum(t.aged_8_30) <> 0 OR sum(t.aged_31_90) <> 0 OR sum(t.aged_91_180) <> 0 OR sum(t.aged_181) <> 0 OR krafter_ttr_sum(t.ttr_bins) <> '{}' EXCEPT SELECT org_id, day, severity, opened, reopened, resolved, dismissed, resolved_with_sla, resolved_within_sla, ttr_count, ttr_sum_seconds, open, overdue, aged_0_7, aged_8_30, aged_31_90, aged_91_180, aged_181, ttr_bins FROM org_remediation_totals WHERE opened <> 0 OR reopened <> 0 OR resolved <> 0 OR dismissed <> 0 OR resolved_with_sla <> 0 OR resolved_within_sla <> 0 OR ttr_count <> 0 OR ttr_sum_seconds <> 0 OR open <> 0 OR overdue <> 0 OR aged_0_7 <> 0 OR aged_8_30 <> 0 OR aged_31_90 <> 0 OR aged_91_180 <> 0 OR aged_181 <> 0 OR ttr_bins <> '{}') d))::bigint AS differing";
+/// sums that differ from the organisation tables (rows of zeros left out both ways).
+fn org_totals_check_sql() -> String {
+    const DAILY: [&str; 7] = [
+        "open_risk_score",
+        "open_findings",
+        "terminal_findings",
+        "open_regressions",
+        "verifications",
+        "verifications_passed",
+        "returned_findings",
+    ];
+    const REMEDIATION: [&str; 15] = [
+        "opened",
+        "reopened",
+        "resolved",
+        "dismissed",
+        "resolved_with_sla",
+        "resolved_within_sla",
+        "ttr_count",
+        "ttr_sum_seconds",
+        "open",
+        "overdue",
+        "aged_0_7",
+        "aged_8_30",
+        "aged_31_90",
+        "aged_91_180",
+        "aged_181",
+    ];
+    // `(org table, project table, keys, counts, with the packed histogram)`.
+    let tables = [
+        (
+            "org_daily_totals",
+            "project_daily_totals",
+            &["day"][..],
+            &DAILY[..],
+            false,
+        ),
+        (
+            "org_remediation_totals",
+            "project_remediation_totals",
+            &["day", "severity"][..],
+            &REMEDIATION[..],
+            true,
+        ),
+    ];
+    let mut counts = Vec::new();
+    for (org, project, keys, columns, histogram) in tables {
+        let mut stored: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let mut summed: Vec<String> = columns
+            .iter()
+            .map(|c| format!("sum(t.{c})::bigint"))
+            .collect();
+        if histogram {
+            stored.push("ttr_bins".into());
+            summed.push("krafter_ttr_sum(t.ttr_bins)".into());
+        }
+        let not_zero = |values: &[String], zero: &str| {
+            values
+                .iter()
+                .zip(columns.iter().map(|_| "0").chain(histogram.then_some(zero)))
+                .map(|(v, z)| format!("{v} <> {z}"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        };
+        let org_rows = format!(
+            "SELECT org_id, {}, {} FROM {org} WHERE {}",
+            keys.join(", "),
+            stored.join(", "),
+            not_zero(&stored, "'{}'")
+        );
+        let t_keys = keys
+            .iter()
+            .map(|k| format!("t.{k}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sums = format!(
+            "SELECT p.org_id, {t_keys}, {} FROM {project} t JOIN projects p ON p.id = t.project_id \
+              GROUP BY p.org_id, {t_keys} HAVING {}",
+            summed.join(", "),
+            not_zero(&summed, "'{}'")
+        );
+        counts.push(format!(
+            "(SELECT count(*) FROM ({org_rows} EXCEPT {sums}) d)"
+        ));
+        counts.push(format!(
+            "(SELECT count(*) FROM ({sums} EXCEPT {org_rows}) d)"
+        ));
+    }
+    format!("SELECT ({})::bigint AS differing", counts.join(" + "))
+}

@@ -263,4 +263,23 @@ async fn concurrent_writes_in_two_projects_keep_the_organisation_totals_exact() 
     assert_eq!(fx.count("SELECT count(*) FROM findings").await, 40);
     assert_totals_replay_history(&fx.store, fx.project.id).await;
     assert_totals_replay_history(&fx.store, other.id).await;
+    // The check sees a difference, in the counts and in the histograms, both ways.
+    use diesel_async::SimpleAsyncConnection;
+    let one_row = "WHERE (day, severity) = (SELECT day, severity FROM org_remediation_totals \
+                                            WHERE ttr_bins <> '{}' ORDER BY day, severity LIMIT 1)";
+    let mut conn = fx.sql().await;
+    let mut change = async |set: &str| {
+        conn.batch_execute(&format!(
+            "UPDATE org_remediation_totals SET {set} {one_row}"
+        ))
+        .await
+        .unwrap();
+        fx.store.org_totals_differing().await.unwrap()
+    };
+    assert_eq!(change("opened = opened + 1").await, 2);
+    assert_eq!(change("opened = opened - 1").await, 0);
+    assert_eq!(
+        change("ttr_bins = krafter_ttr_add(ttr_bins, '{0,1}')").await,
+        2
+    );
 }

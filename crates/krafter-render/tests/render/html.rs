@@ -103,8 +103,13 @@ fn everything_is_escaped_and_self_contained() {
     for needle in EXECUTIVE_SHOWS {
         assert!(words.contains(&squeeze(needle)), "missing {needle:?}");
     }
+    let at = |needle: &str| {
+        words
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle} on the page"))
+    };
     assert!(
-        words.find("Executivesummary") < words.find("Verificationpassrate"),
+        at("Executivesummary") < at("Verificationpassrate"),
         "the executive summary comes first"
     );
     // Opened and resolved bars for each of the two weeks the period touches.

@@ -159,10 +159,12 @@ fn a_short_report_shows_the_summary_the_remediation_and_the_findings_on_three_pa
     }
     // The executive summary comes first, before the metrics.
     let squeezed = squeeze(&first);
-    assert!(
-        squeezed.find("Executivesummary") < squeezed.find("Verificationpassrate"),
-        "{first}"
-    );
+    let at = |needle: &str| {
+        squeezed
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle} on the first page: {first}"))
+    };
+    assert!(at("Executivesummary") < at("Verificationpassrate"));
     let text = pdf.text();
     for needle in EXECUTIVE_SHOWS {
         assert_shows(&text, needle);

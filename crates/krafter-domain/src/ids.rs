@@ -58,3 +58,7 @@ uuid_id!(FindingId);
 uuid_id!(VerificationId);
 uuid_id!(RegressionId);
 uuid_id!(ApiKeyId);
+uuid_id!(
+    /// One import of scanner results into a project.
+    ImportId
+);

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod export;
 pub mod health;
 pub mod ids;
+pub mod import;
 pub mod ledger;
 pub mod metrics;
 pub mod organisation;

@@ -73,7 +73,11 @@ macro_rules! keyset_id {
         }
     )+};
 }
-keyset_id!(crate::ids::FindingId, crate::export::ReportId);
+keyset_id!(
+    crate::ids::FindingId,
+    crate::export::ReportId,
+    crate::ids::ImportId
+);
 
 /// Where a newest-first page resumes: after this (created_at, id). Opaque to clients: base64url
 /// of `micros:uuid`.

@@ -104,6 +104,22 @@ pub struct FindingDto {
     /// under the SLA policy in force when it was created; `null` when that policy gave its
     /// severity no SLA. Never changes.
     pub due_on: Option<NaiveDate>,
+    /// The tool that reported it (an import's `source`); `null` for a finding recorded by hand.
+    #[schema(min_length = 1, max_length = 100)]
+    pub source: Option<String>,
+    /// The result's identity within its source, unique per project and source; `null` with
+    /// `source`.
+    #[schema(min_length = 1, max_length = 500)]
+    pub external_id: Option<String>,
+    /// The scanner's rule.
+    #[schema(min_length = 1, max_length = 500)]
+    pub rule_id: Option<String>,
+    /// Where in the code: `path:line`, or a path.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub location: Option<String>,
+    /// The scanner's whole message.
+    #[schema(min_length = 1, max_length = 10000)]
+    pub description: Option<String>,
 }
 
 impl From<&Finding> for FindingDto {
@@ -117,6 +133,19 @@ impl From<&Finding> for FindingDto {
             created_at: rfc3339(f.created_at),
             updated_at: rfc3339(f.updated_at),
             due_on: f.due_on,
+            source: f.provenance.source().map(|s| s.as_str().to_owned()),
+            external_id: f.provenance.external_id().map(|e| e.as_str().to_owned()),
+            rule_id: f.provenance.rule_id.as_ref().map(|r| r.as_str().to_owned()),
+            location: f
+                .provenance
+                .location
+                .as_ref()
+                .map(|l| l.as_str().to_owned()),
+            description: f
+                .provenance
+                .description
+                .as_ref()
+                .map(|d| d.as_str().to_owned()),
         }
     }
 }

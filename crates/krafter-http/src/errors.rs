@@ -6,6 +6,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use krafter_domain::access::{AccessError, Scope};
 use krafter_domain::export::ExportError;
+use krafter_domain::import::{DocumentError, ImportError, InvalidImport};
 use krafter_domain::ledger::{LedgerError, TransitionError};
 use krafter_domain::metrics::remediation::RemediationError;
 use krafter_domain::metrics::SummaryError;
@@ -57,6 +58,11 @@ pub enum ApiError {
     ShareOfFailedReport,
     #[error("{0}")]
     RequestFailed(&'static str),
+    /// A document that cannot be imported: the JSON path of its first problem.
+    #[error("the document cannot be imported: {0}")]
+    InvalidImport(InvalidImport),
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),
 }
@@ -64,7 +70,7 @@ pub enum ApiError {
 /// The `error` member of the envelope.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable, machine-readable: `invalid_params`, `invalid_json`, `unauthorized`, `forbidden`,
+    /// Stable, machine-readable: `invalid_params`, `invalid_import`, `invalid_json`, `unauthorized`, `forbidden`,
     /// `not_found`, `method_not_allowed`, `invalid_transition`, `payload_too_large`,
     /// `unsupported_media_type`, `request_timeout`, `bad_request`, `quota_exceeded`, `idempotency_key_reused`,
     /// `report_not_ready`, `report_failed`, `artefact_missing`, `invalid_channel`, `channel_unavailable`,
@@ -72,7 +78,8 @@ pub struct ErrorBody {
     #[schema(value_type = ErrorCode)]
     pub code: &'static str,
     pub message: String,
-    /// The fields at fault, for `invalid_params`.
+    /// The fields at fault, for `invalid_params`; for `invalid_import`, the JSON path of the
+    /// document's first problem (`runs[0].results[12].locations`; `.` for the document).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub details: Option<Vec<FieldErrorBody>>,
 }
@@ -84,6 +91,7 @@ pub struct ErrorBody {
 #[allow(dead_code)]
 pub enum ErrorCode {
     InvalidParams,
+    InvalidImport,
     InvalidJson,
     Unauthorized,
     Forbidden,
@@ -134,6 +142,8 @@ impl ApiError {
             ApiError::ChannelUnavailable(_) => "channel_unavailable",
             ApiError::ShareOfFailedReport => "report_failed",
             ApiError::RequestFailed(_) => "request_failed",
+            ApiError::InvalidImport(_) => "invalid_import",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -149,6 +159,10 @@ impl ApiError {
                     })
                     .collect(),
             ),
+            ApiError::InvalidImport(e) => Some(vec![FieldErrorBody {
+                field: e.path.clone(),
+                message: e.message.clone(),
+            }]),
             _ => None,
         };
         ErrorBody {
@@ -182,6 +196,8 @@ impl ResponseError for ApiError {
             ApiError::ChannelUnavailable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::ShareOfFailedReport => StatusCode::CONFLICT,
             ApiError::RequestFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidImport(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -266,6 +282,25 @@ impl From<LedgerError> for ApiError {
                 ApiError::NotFound("no such regression in this project")
             }
             LedgerError::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl From<DocumentError> for ApiError {
+    fn from(error: DocumentError) -> Self {
+        match error {
+            DocumentError::Invalid(e) => ApiError::InvalidImport(e),
+            DocumentError::Params(e) => e.into(),
+            DocumentError::NotJson(e) => ApiError::InvalidJson(e),
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(error: ImportError) -> Self {
+        match error {
+            ImportError::Invalid(e) => e.into(),
+            ImportError::Storage(e) => e.into(),
         }
     }
 }

@@ -22,6 +22,7 @@ use krafter_domain::export::{
     ArtefactStore, ExportRepository, Exports, ExportsDeps, JobQueue, ReportRenderer, ReportSource,
 };
 use krafter_domain::health::Readiness;
+use krafter_domain::import::{ImportRepository, Imports};
 use krafter_domain::ledger::{Ledger, LedgerRepository};
 use krafter_domain::metrics::remediation::{RemediationReports, RemediationRepository};
 use krafter_domain::metrics::{MetricsRepository, OrgMetricsRepository, OrgSummaries, Summaries};
@@ -35,15 +36,21 @@ pub use rate_limit::{RateLimit, RateLimiter};
 
 /// Exports left this month, on every export response.
 pub const QUOTA_REMAINING_HEADER: &str = "x-quota-remaining";
-use routes::{findings, health, regressions, remediation, reports, shares, summary};
+use routes::{findings, health, imports, regressions, remediation, reports, shares, summary};
 
 /// Largest request body accepted; the ledger's bodies are a few hundred bytes.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Largest import body by default: a scan of a large code base (50,000 results) fits.
+pub const DEFAULT_IMPORT_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// The use cases the routes call.
 pub struct Services {
     pub authorizer: Authorizer,
     pub ledger: Ledger,
+    pub imports: Imports,
+    /// The largest import body taken (413 beyond); [`DEFAULT_IMPORT_BODY_BYTES`] unless set.
+    pub import_body_limit: usize,
     pub summaries: Summaries,
     pub org_summaries: OrgSummaries,
     pub remediation: RemediationReports,
@@ -85,6 +92,7 @@ impl Services {
         S: ApiKeyRepository
             + ProjectRepository
             + LedgerRepository
+            + ImportRepository
             + MetricsRepository
             + OrgMetricsRepository
             + RemediationRepository
@@ -101,6 +109,8 @@ impl Services {
         Self {
             authorizer: Authorizer::new(shared.clone(), shared.clone(), clock.clone()),
             ledger: Ledger::new(shared.clone(), clock.clone()),
+            imports: Imports::new(shared.clone(), clock.clone()),
+            import_body_limit: DEFAULT_IMPORT_BODY_BYTES,
             summaries: Summaries::new(shared.clone(), clock.clone()),
             org_summaries: OrgSummaries::new(shared.clone(), clock.clone()),
             remediation: RemediationReports::new(shared.clone(), clock.clone()),
@@ -137,6 +147,12 @@ impl Services {
     /// Keys and projects kept for `ttl` after they are read ([`Authorizer::cache_for`]).
     pub fn with_auth_cache(mut self, ttl: std::time::Duration) -> Self {
         self.authorizer = self.authorizer.cache_for(ttl);
+        self
+    }
+
+    /// Import bodies up to `bytes` (413 beyond).
+    pub fn with_import_body_limit(mut self, bytes: usize) -> Self {
+        self.import_body_limit = bytes;
         self
     }
 
@@ -192,6 +208,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource(format!("{audit}/findings/{{finding_id}}/regressions"))
                 .post(findings::open_regression)
                 .default_service(allow("POST")),
+        )
+        .service(
+            web::resource(format!("{audit}/imports"))
+                .route(get().to(imports::list))
+                .post(imports::create)
+                .default_service(allow("GET, HEAD, POST")),
         )
         .service(
             web::resource(format!("{audit}/regressions/{{regression_id}}"))

@@ -9,7 +9,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::dto::JsonExportDto;
 use crate::envelope::PageMeta;
-use crate::routes::{findings, health, regressions, remediation, reports, shares, summary};
+use crate::routes::{
+    findings, health, imports, regressions, remediation, reports, shares, summary,
+};
 use crate::viewer;
 
 #[derive(OpenApi)]
@@ -20,6 +22,7 @@ use crate::viewer;
     ),
     paths(
         findings::create, findings::list, findings::update, findings::get, findings::verify, findings::open_regression,
+        imports::create, imports::list,
         regressions::close, summary::summary, remediation::project, remediation::org,
         remediation::org_summary, remediation::sla_policy, remediation::set_sla_policy,
         remediation::sla_policy_history, reports::export, reports::list, reports::get,
@@ -31,6 +34,7 @@ use crate::viewer;
     tags(
         (name = "findings", description = "The findings ledger"),
         (name = "regressions"),
+        (name = "imports", description = "Scanner results in: SARIF 2.1.0 and the native bulk format"),
         (name = "reports", description = "Metrics and exports"),
         (name = "viewer", description = "The public viewer of shared reports"),
         (name = "health"),

@@ -11,8 +11,9 @@ use krafter_domain::export::{
 };
 use krafter_domain::ids::{ApiKeyId, FindingId, OrgId, ProjectId, RegressionId, VerificationId};
 use krafter_domain::ledger::{
-    Finding, FindingState, FindingStatus, FindingTitle, PriorityScore, Regression, Severity,
-    Verification, VerificationResult,
+    Description, ExternalId, Finding, FindingState, FindingStatus, FindingTitle, Location,
+    PriorityScore, Provenance, Regression, RuleId, ScanOrigin, Severity, SourceName, Verification,
+    VerificationResult,
 };
 use krafter_domain::metrics::DayDelta;
 use krafter_domain::organisation::Organisation;
@@ -173,6 +174,11 @@ pub(crate) struct FindingRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub due_on: Option<NaiveDate>,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    pub rule_id: Option<String>,
+    pub location: Option<String>,
+    pub description: Option<String>,
 }
 
 impl FindingRow {
@@ -187,8 +193,55 @@ impl FindingRow {
             created_at: f.created_at,
             updated_at: f.updated_at,
             due_on: f.due_on,
+            source: f.provenance.source().map(|s| s.as_str().to_owned()),
+            external_id: f.provenance.external_id().map(|s| s.as_str().to_owned()),
+            rule_id: f.provenance.rule_id.as_ref().map(|s| s.as_str().to_owned()),
+            location: f
+                .provenance
+                .location
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+            description: f
+                .provenance
+                .description
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
         }
     }
+}
+
+/// Reads a finding's stored provenance columns.
+pub(crate) fn provenance(
+    source: Option<String>,
+    external_id: Option<String>,
+    rule_id: Option<String>,
+    location: Option<String>,
+    description: Option<String>,
+) -> Result<Provenance, StorageError> {
+    let origin = match (source, external_id) {
+        (Some(source), Some(external_id)) => Some(ScanOrigin {
+            source: SourceName::parse(&source).map_err(|_| corrupt("finding source"))?,
+            external_id: ExternalId::parse(&external_id)
+                .map_err(|_| corrupt("finding external id"))?,
+        }),
+        (None, None) => None,
+        _ => return Err(corrupt("finding source without external id")),
+    };
+    Ok(Provenance {
+        origin,
+        rule_id: rule_id
+            .map(|r| RuleId::parse(&r))
+            .transpose()
+            .map_err(|_| corrupt("finding rule id"))?,
+        location: location
+            .map(|l| Location::parse(&l))
+            .transpose()
+            .map_err(|_| corrupt("finding location"))?,
+        description: description
+            .map(|d| Description::parse(&d))
+            .transpose()
+            .map_err(|_| corrupt("finding description"))?,
+    })
 }
 
 impl TryFrom<FindingRow> for Finding {
@@ -203,6 +256,13 @@ impl TryFrom<FindingRow> for Finding {
             created_at: row.created_at,
             updated_at: row.updated_at,
             due_on: row.due_on,
+            provenance: provenance(
+                row.source,
+                row.external_id,
+                row.rule_id,
+                row.location,
+                row.description,
+            )?,
         })
     }
 }
@@ -469,6 +529,16 @@ pub(crate) struct ReportFindingRow {
     pub updated_at: DateTime<Utc>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Date>)]
     pub due_on: Option<NaiveDate>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub source: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub external_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub rule_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub location: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub description: Option<String>,
 }
 
 impl TryFrom<ReportFindingRow> for ReportFinding {
@@ -485,6 +555,13 @@ impl TryFrom<ReportFindingRow> for ReportFinding {
             created_at: row.created_at,
             updated_at: row.updated_at,
             due_on: row.due_on,
+            provenance: provenance(
+                row.source,
+                row.external_id,
+                row.rule_id,
+                row.location,
+                row.description,
+            )?,
         })
     }
 }

@@ -44,6 +44,29 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         due_on -> Nullable<Date>,
+        source -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        rule_id -> Nullable<Text>,
+        location -> Nullable<Text>,
+        description -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Uuid,
+        project_id -> Uuid,
+        source -> Text,
+        format -> SmallInt,
+        close_missing -> Bool,
+        occurred_at -> Timestamptz,
+        created_at -> Timestamptz,
+        received -> Integer,
+        created -> Integer,
+        unchanged -> Integer,
+        reopened -> Integer,
+        resolved -> Integer,
+        ignored_dismissed -> Integer,
     }
 }
 
@@ -194,6 +217,7 @@ diesel::joinable!(regressions -> findings (finding_id));
 diesel::joinable!(project_daily_totals -> projects (project_id));
 diesel::joinable!(quota_usage -> organisations (org_id));
 diesel::joinable!(reports -> projects (project_id));
+diesel::joinable!(imports -> projects (project_id));
 diesel::joinable!(jobs -> reports (report_id));
 diesel::joinable!(shares -> reports (report_id));
 diesel::joinable!(deliveries -> shares (share_id));
@@ -201,6 +225,7 @@ diesel::joinable!(idempotency_keys -> reports (report_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
+    imports,
     projects,
     api_keys,
     findings,

@@ -71,6 +71,7 @@ fn batch(offset: usize, n: usize) -> Vec<ReportFinding> {
             created_at: base + chrono::Duration::seconds(i as i64),
             updated_at: base + chrono::Duration::seconds(i as i64 * 3),
             due_on: None,
+            provenance: Default::default(),
         })
         .collect()
 }

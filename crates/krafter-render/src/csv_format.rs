@@ -8,7 +8,7 @@ use krafter_domain::export::{RenderError, RenderSession, ReportFinding};
 
 use crate::view::rfc3339;
 
-pub(crate) const CSV_HEADER: [&str; 10] = [
+pub(crate) const CSV_HEADER: [&str; 15] = [
     "id",
     "title",
     "severity",
@@ -19,6 +19,11 @@ pub(crate) const CSV_HEADER: [&str; 10] = [
     "due_on",
     "age_days",
     "overdue",
+    "source",
+    "external_id",
+    "rule_id",
+    "location",
+    "description",
 ];
 
 /// `age_days` and `overdue` are as of the end of the period (`as_of`), when every listed finding
@@ -37,6 +42,11 @@ impl CsvSession {
         out.write_record(CSV_HEADER).map_err(csv_error)?;
         Ok(Self { out, as_of })
     }
+}
+
+/// An optional text cell: empty when absent, defused like every text cell.
+fn text(value: Option<&str>) -> Cow<'_, str> {
+    value.map_or(Cow::Borrowed(""), defuse)
 }
 
 impl RenderSession for CsvSession {
@@ -64,6 +74,11 @@ impl RenderSession for CsvSession {
                 Cow::Borrowed(due.as_str()),
                 Cow::Borrowed(age.as_str()),
                 Cow::Borrowed(overdue),
+                text(f.provenance.source().map(|s| s.as_str())),
+                text(f.provenance.external_id().map(|e| e.as_str())),
+                text(f.provenance.rule_id.as_ref().map(|r| r.as_str())),
+                text(f.provenance.location.as_ref().map(|l| l.as_str())),
+                text(f.provenance.description.as_ref().map(|d| d.as_str())),
             ];
             self.out
                 .write_record(row.iter().map(|cell| cell.as_bytes()))

@@ -31,6 +31,11 @@ struct FindingJson<'a> {
     created_at: String,
     updated_at: String,
     due_on: Option<NaiveDate>,
+    source: Option<&'a str>,
+    external_id: Option<&'a str>,
+    rule_id: Option<&'a str>,
+    location: Option<&'a str>,
+    description: Option<&'a str>,
 }
 
 pub(crate) struct JsonSession {
@@ -88,6 +93,11 @@ impl RenderSession for JsonSession {
                     created_at: rfc3339(&f.created_at),
                     updated_at: rfc3339(&f.updated_at),
                     due_on: f.due_on,
+                    source: f.provenance.source().map(|s| s.as_str()),
+                    external_id: f.provenance.external_id().map(|e| e.as_str()),
+                    rule_id: f.provenance.rule_id.as_ref().map(|r| r.as_str()),
+                    location: f.provenance.location.as_ref().map(|l| l.as_str()),
+                    description: f.provenance.description.as_ref().map(|d| d.as_str()),
                 },
             )
             .map_err(json_error)?;

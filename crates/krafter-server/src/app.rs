@@ -22,7 +22,7 @@ use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand, QuotaCommand, 
 use crate::config::{Config, COMMAND_POOL_SIZE};
 use crate::database::{self, Target};
 use crate::sharing::SharingAdapters;
-use crate::{cluster, demo, report};
+use crate::{cluster, demo, import, report};
 
 /// Runs one command to its end, the local cluster (when there is no `DATABASE_URL`) around it.
 pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
@@ -160,6 +160,26 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
                 admin::revoke_key(&store, now, org, &prefix).await?.as_str()
             );
         }
+        Command::Import {
+            org,
+            project,
+            source,
+            close_missing,
+            occurred_at,
+            json,
+            file,
+        } => {
+            let command = import::ImportCommand {
+                org: &org,
+                project: &project,
+                source: source.as_deref(),
+                close_missing,
+                occurred_at: occurred_at.as_deref(),
+                file: &file,
+                json,
+            };
+            import::run(&store, clock, command).await?
+        }
         Command::Demo { findings } => {
             let demo = demo::seed(&store, clock, findings, true).await?;
             println!("{}", demo.key.expose());
@@ -216,6 +236,7 @@ async fn serve(
     };
     let mut services = Services::over(store, artefacts, clock, sharing)
         .with_auth_cache(config.auth_cache)
+        .with_import_body_limit(config.import_max_bytes)
         .with_rate_limit(krafter_http::RateLimit {
             per_minute: config.rate_limit_per_minute,
             burst: config.rate_limit_burst,

@@ -1,4 +1,4 @@
-//! The command line: `krafter [serve|worker|migrate|org|project|key|quota|demo|report|cluster]`.
+//! The command line: `krafter [serve|worker|migrate|org|project|key|quota|import|demo|report|cluster]`.
 
 use clap::{Parser, Subcommand};
 
@@ -50,6 +50,31 @@ pub enum Command {
     Quota {
         #[command(subcommand)]
         command: QuotaCommand,
+    },
+    /// Import scanner results (SARIF 2.1.0, or the native bulk format) into a project, as
+    /// `POST …/audit/imports` does, and print the counts. A `.sarif` file is read as SARIF;
+    /// another is SARIF when it has `version` or `runs`, else the native format.
+    Import {
+        /// The organisation's id.
+        #[arg(long)]
+        org: String,
+        /// The project's slug.
+        #[arg(long)]
+        project: String,
+        /// The tool (default: the SARIF log's `tool.driver.name`, or the native `source`).
+        #[arg(long)]
+        source: Option<String>,
+        /// Resolve the open findings of the source that the file does not hold.
+        #[arg(long)]
+        close_missing: bool,
+        /// When the scan ran (RFC 3339); default now.
+        #[arg(long)]
+        occurred_at: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// The file to import.
+        file: std::path::PathBuf,
     },
     /// Seed a demo organisation with a project, a key and 90 days of history; print the key and a curl.
     Demo {
@@ -230,6 +255,27 @@ mod tests {
                 }
             }
         );
+        assert_eq!(
+            parse(&[
+                "import",
+                "--org",
+                "o",
+                "--project",
+                "web",
+                "--close-missing",
+                "scan.sarif"
+            ]),
+            Command::Import {
+                org: "o".into(),
+                project: "web".into(),
+                source: None,
+                close_missing: true,
+                occurred_at: None,
+                json: false,
+                file: "scan.sarif".into(),
+            }
+        );
+        assert!(Cli::try_parse_from(["krafter", "import", "--org", "o", "scan.sarif"]).is_err());
         assert_eq!(
             parse(&["cluster", "path"]),
             Command::Cluster {

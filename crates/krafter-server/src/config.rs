@@ -36,6 +36,7 @@ pub const KRAFTER_SHUTDOWN_GRACE_SECONDS: &str = "KRAFTER_SHUTDOWN_GRACE_SECONDS
 pub const KRAFTER_RATE_LIMIT: &str = "KRAFTER_RATE_LIMIT";
 pub const KRAFTER_RATE_LIMIT_BURST: &str = "KRAFTER_RATE_LIMIT_BURST";
 pub const KRAFTER_AUTH_CACHE_SECONDS: &str = "KRAFTER_AUTH_CACHE_SECONDS";
+pub const KRAFTER_IMPORT_MAX_MIB: &str = "KRAFTER_IMPORT_MAX_MIB";
 pub const KRAFTER_PUBLIC_URL: &str = "KRAFTER_PUBLIC_URL";
 pub const KRAFTER_SMTP_URL: &str = "KRAFTER_SMTP_URL";
 pub const KRAFTER_MAIL_FROM: &str = "KRAFTER_MAIL_FROM";
@@ -115,6 +116,12 @@ pub const VARIABLES: &[Variable] = &[
         name: KRAFTER_RATE_LIMIT_BURST,
         default: "200",
         meaning: "Requests a key may make at once beyond its rate, 1 to 1000000.",
+    },
+    Variable {
+        name: KRAFTER_IMPORT_MAX_MIB,
+        default: "64",
+        meaning: "The largest import body (POST .../audit/imports) in MiB, 1 to 1024; the other \
+                  routes keep 64 KiB.",
     },
     Variable {
         name: KRAFTER_AUTH_CACHE_SECONDS,
@@ -303,6 +310,8 @@ pub struct Config {
     pub rate_limit_burst: u32,
     /// `KRAFTER_AUTH_CACHE_SECONDS`: the longest a revoked key may still be accepted.
     pub auth_cache: Duration,
+    /// `KRAFTER_IMPORT_MAX_MIB`, in bytes.
+    pub import_max_bytes: usize,
     /// `KRAFTER_ARTEFACTS_URL`, or files under `data_dir/artefacts`.
     pub artefacts: ArtefactLocation,
     /// `KRAFTER_PUBLIC_URL` without its trailing slash; `None`: `http://` and the bound address
@@ -336,6 +345,7 @@ impl fmt::Debug for Config {
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("rate_limit_burst", &self.rate_limit_burst)
             .field("auth_cache", &self.auth_cache)
+            .field("import_max_bytes", &self.import_max_bytes)
             .field("artefacts", &format_args!("{}", self.artefacts))
             .field("public_url", &self.public_url)
             .field("smtp_url", &self.smtp_url)
@@ -391,6 +401,8 @@ impl Config {
         let rate_limit_per_minute = r.number(KRAFTER_RATE_LIMIT, 1200, 0..=1_000_000);
         let rate_limit_burst = r.number(KRAFTER_RATE_LIMIT_BURST, 200, 1..=1_000_000);
         let auth_cache = Duration::from_secs(r.number(KRAFTER_AUTH_CACHE_SECONDS, 5, 0..=300));
+        let import_max_bytes =
+            r.number::<usize>(KRAFTER_IMPORT_MAX_MIB, 64, 1..=1024) * 1024 * 1024;
         let artefacts = r.artefacts(&data_dir);
         let public_url = r.optional(KRAFTER_PUBLIC_URL, public_url);
         let (smtp_url, mail_from) = r.mail();
@@ -421,6 +433,7 @@ impl Config {
             rate_limit_per_minute,
             rate_limit_burst,
             auth_cache,
+            import_max_bytes,
             artefacts,
             public_url,
             smtp_url,
@@ -685,7 +698,7 @@ mod tests {
              log_filter: \"info\", log_format: Text, metrics_bind: None, workers: 2, \
              job_lease: 30s, db_pool_size: 16, db_pool_timeout: 2s, shutdown_grace: 30s, \
              rate_limit_per_minute: 1200, rate_limit_burst: 200, auth_cache: 5s, \
-             artefacts: .krafter/artefacts, \
+             import_max_bytes: 67108864, artefacts: .krafter/artefacts, \
              public_url: None, smtp_url: None, mail_from: None, signing_keys: None, \
              webhook_allowed_hosts: [] }"
         );

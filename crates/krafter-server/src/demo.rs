@@ -330,6 +330,7 @@ impl Plan {
                 created_at: self.created_at,
                 updated_at,
                 due_on: None,
+                provenance: Default::default(),
             },
             history,
             verifications,

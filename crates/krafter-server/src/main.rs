@@ -7,6 +7,7 @@ mod cluster;
 mod config;
 mod database;
 mod demo;
+mod import;
 mod report;
 mod sharing;
 mod telemetry;

@@ -194,3 +194,72 @@ async fn the_demo_seeds_a_consistent_history() {
         assert!(summary.open_findings > 0);
     }
 }
+
+#[tokio::test]
+async fn import_reads_a_file_and_prints_the_counts() {
+    let db = TestDatabase::new().await;
+    let org = value(&krafter(&db, &["org", "create", "--name", "Acme"]));
+    value(&krafter(
+        &db,
+        &["project", "create", "--org", &org, "--slug", "web"],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scan.sarif");
+    let log = serde_json::json!({"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "Bandit"}}, "results": [
+        {"ruleId": "B602", "level": "error", "message": {"text": "shell=True"},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": "a.py"},
+             "region": {"startLine": 3, "snippet": {"text": "subprocess.call(x, shell=True)"}}}}]},
+        {"ruleId": "B101", "level": "note", "message": {"text": "assert used"}}
+    ]}]});
+    std::fs::write(&file, log.to_string()).unwrap();
+    let path = file.to_str().unwrap();
+    let args = ["import", "--org", &org, "--project", "web", "--json", path];
+    let first: serde_json::Value = serde_json::from_str(&value(&krafter(&db, &args))).unwrap();
+    assert_eq!(first["source"], "Bandit");
+    assert_eq!(first["format"], "sarif");
+    assert_eq!(
+        [
+            "received",
+            "created",
+            "unchanged",
+            "reopened",
+            "resolved",
+            "ignored_dismissed"
+        ]
+        .map(|k| first[k].as_i64().unwrap()),
+        [2, 2, 0, 0, 0, 0]
+    );
+    let text = value(&krafter(
+        &db,
+        &[
+            "import",
+            "--org",
+            &org,
+            "--project",
+            "web",
+            "--close-missing",
+            path,
+        ],
+    ));
+    assert!(
+        text.ends_with(
+            "received 2, created 0, unchanged 2, reopened 0, resolved 0, ignored (dismissed) 0"
+        ),
+        "{text}"
+    );
+
+    std::fs::write(&file, r#"{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "Bandit"}}, "results": [{"ruleId": "B1"}]}]}"#).unwrap();
+    let message = refusal(&krafter(
+        &db,
+        &["import", "--org", &org, "--project", "web", path],
+    ));
+    assert!(
+        message.contains("runs[0].results[0]: missing field `message`"),
+        "{message}"
+    );
+    let message = refusal(&krafter(
+        &db,
+        &["import", "--org", &org, "--project", "nope", path],
+    ));
+    assert!(message.contains("no project nope"), "{message}");
+}

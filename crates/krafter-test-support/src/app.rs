@@ -44,6 +44,7 @@ pub struct TestAppBuilder {
     pool: krafter_postgres::PoolSettings,
     rate_limit: krafter_http::RateLimit,
     auth_cache: Duration,
+    import_body_limit: usize,
     database_server: Option<String>,
     adapt_store: fn(PgStore) -> PgStore,
 }
@@ -89,6 +90,12 @@ impl TestAppBuilder {
     }
 
     /// How long keys and projects are kept after they are read (not at all unless set).
+    /// Import bodies up to `bytes`.
+    pub fn import_body_limit(mut self, bytes: usize) -> Self {
+        self.import_body_limit = bytes;
+        self
+    }
+
     pub fn auth_cache(mut self, ttl: Duration) -> Self {
         self.auth_cache = ttl;
         self
@@ -187,7 +194,8 @@ impl TestAppBuilder {
             sharing,
         )
         .with_auth_cache(self.auth_cache)
-        .with_rate_limit(self.rate_limit);
+        .with_rate_limit(self.rate_limit)
+        .with_import_body_limit(self.import_body_limit);
         // As the binary has them: the pool's metrics too, and the workers' outcomes.
         let mut metrics = krafter_http::Metrics::new(Some(Arc::new(store.clone())));
         store.register_metrics(metrics.registry_mut());
@@ -279,6 +287,7 @@ impl TestApp {
             pool: krafter_postgres::PoolSettings::new(8),
             rate_limit: krafter_http::RateLimit::OFF,
             auth_cache: Duration::ZERO,
+            import_body_limit: krafter_http::DEFAULT_IMPORT_BODY_BYTES,
             database_server: None,
             adapt_store: std::convert::identity,
         }

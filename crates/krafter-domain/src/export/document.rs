@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::export::report::Report;
 use crate::ids::FindingId;
-use crate::ledger::{FindingStatus, Severity};
+use crate::ledger::{FindingStatus, Provenance, Severity};
 
 /// Everything about a report except its findings.
 #[derive(Debug, Clone)]
@@ -124,6 +124,8 @@ impl FindingsPreview {
                     created_at: f.created_at,
                     updated_at: f.updated_at,
                     due_on: f.due_on,
+                    // The viewer's preview shows no scanner details; it does not keep them.
+                    provenance: Provenance::default(),
                 })
             })
             .collect::<Result<Vec<_>, String>>()?;
@@ -150,6 +152,8 @@ pub struct ReportFinding {
     pub updated_at: DateTime<Utc>,
     /// Its SLA due date (`None` without an SLA for its severity).
     pub due_on: Option<NaiveDate>,
+    /// What the scanner that reported it said (empty for a finding recorded by hand).
+    pub provenance: Provenance,
 }
 
 impl ReportFinding {

@@ -1,6 +1,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::ids::FindingId;
+use crate::ledger::provenance::Provenance;
 use crate::metrics::{DatedDelta, DayDelta};
 use crate::validation::InvalidParams;
 
@@ -160,6 +161,8 @@ pub struct Finding {
     /// was created (`None` without an SLA for its severity). Set by the store at creation and
     /// never changed ([`crate::metrics::remediation::due_on`]).
     pub due_on: Option<NaiveDate>,
+    /// What the scanner that reported it said; empty for a finding recorded by hand.
+    pub provenance: Provenance,
 }
 
 /// One history event: the finding moved from `before` (absent at creation) to `after` at `occurred_at`.

@@ -3,6 +3,7 @@
 mod cursor;
 mod finding;
 mod port;
+mod provenance;
 mod regression;
 mod service;
 mod verification;
@@ -21,6 +22,9 @@ pub use port::MockLedgerRepository;
 pub use port::{
     Decide, FindingDetail, FindingHistory, FindingQuery, LedgerRepoError, LedgerRepository,
     ProjectHistory, Rejection,
+};
+pub use provenance::{
+    Description, ExternalId, Location, Provenance, RuleId, ScanOrigin, SourceName,
 };
 pub use regression::{Regression, RegressionStatus, TransitionError};
 pub use service::{

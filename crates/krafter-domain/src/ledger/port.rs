@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{FindingId, ProjectId, RegressionId};
 use crate::ledger::cursor::FindingCursor;
 use crate::ledger::finding::{Finding, FindingChange, FindingState, FindingStatus};
+use crate::ledger::provenance::SourceName;
 use crate::ledger::regression::{Regression, TransitionError};
 use crate::ledger::verification::Verification;
 use crate::page::{Page, PageLimit};
@@ -25,6 +26,8 @@ pub type Decide<S, T> = Box<dyn FnOnce(&S) -> Result<T, Rejection> + Send>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingQuery {
     pub status: Option<FindingStatus>,
+    /// Only the findings this tool reported.
+    pub source: Option<SourceName>,
     pub limit: PageLimit,
     pub after: Option<FindingCursor>,
 }

@@ -112,6 +112,7 @@ impl Ledger {
             created_at: at,
             updated_at: at,
             due_on: None,
+            provenance: Default::default(),
         };
         Ok(self.repo.create_finding(project.id, &finding).await?)
     }
@@ -248,6 +249,7 @@ mod tests {
             created_at: "2026-06-01T00:00:00Z".parse().unwrap(),
             updated_at: updated_at.parse().unwrap(),
             due_on: None,
+            provenance: Default::default(),
         }
     }
 

@@ -3,7 +3,7 @@ use krafter_domain::access::Scope;
 use krafter_domain::ids::FindingId;
 use krafter_domain::ledger::{
     parse_instant, CreateFinding, FindingCursor, FindingQuery, FindingStatus, FindingTitle,
-    PriorityScore, RecordVerification, Severity, UpdateFinding, VerificationResult,
+    PriorityScore, RecordVerification, Severity, SourceName, UpdateFinding, VerificationResult,
 };
 use krafter_domain::page::PageLimit;
 use krafter_domain::validation::Collector;
@@ -124,6 +124,9 @@ pub struct ListFindingsQuery {
     /// Only findings in this status.
     #[param(value_type = Option<FindingStatusDto>, example = "resolved")]
     status: Option<String>,
+    /// Only findings reported by this tool (an import's `source`): 1 to 100 characters.
+    #[param(min_length = 1, max_length = 100, example = "Bandit")]
+    source: Option<String>,
     /// 1 to 100; 50 by default.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100, example = 50)]
     limit: Option<String>,
@@ -246,11 +249,13 @@ pub async fn list(
     let raw: ListFindingsQuery = query(&req)?;
     let mut errors = Collector::new();
     let status = errors.take(raw.status.as_deref().map(FindingStatus::parse).transpose());
+    let source = errors.take(raw.source.as_deref().map(SourceName::parse).transpose());
     let limit = errors.take(PageLimit::parse(raw.limit.as_deref()));
     let after = errors.take(raw.cursor.as_deref().map(FindingCursor::parse).transpose());
     errors.finish()?;
     let query = FindingQuery {
         status: status.flatten(),
+        source: source.flatten(),
         limit: limit.expect("checked"),
         after: after.flatten(),
     };

@@ -2,6 +2,7 @@
 
 pub mod findings;
 pub mod health;
+pub mod imports;
 pub mod regressions;
 pub mod remediation;
 pub mod reports;

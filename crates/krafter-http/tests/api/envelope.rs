@@ -164,6 +164,7 @@ async fn the_openapi_document_describes_every_route() {
             "/insights/audit/reports/shared/{token}/download".to_owned(),
             vec!["get"],
         ),
+        (format!("{audit}/imports"), vec!["get", "post"]),
         ("/healthz".to_owned(), vec!["get"]),
         ("/readyz".to_owned(), vec!["get"]),
     ];

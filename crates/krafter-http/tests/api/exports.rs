@@ -273,7 +273,12 @@ async fn csv_pdf_and_html_artefacts_read_back() {
             "updated_at",
             "due_on",
             "age_days",
-            "overdue"
+            "overdue",
+            "source",
+            "external_id",
+            "rule_id",
+            "location",
+            "description"
         ]
     );
     let today = Utc::now().date_naive();
@@ -306,6 +311,12 @@ async fn csv_pdf_and_html_artefacts_read_back() {
                         .map(|d| (today - d).num_days().to_string())
                         .unwrap(),
                     "true".into(),
+                    // Recorded by hand: no scanner details.
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
                 ]
             })
             .collect()

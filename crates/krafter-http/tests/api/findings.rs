@@ -53,7 +53,8 @@ async fn a_finding_is_created_changed_and_listed() {
         json!({
             "id": id, "title": "SQL injection in /login", "severity": "critical", "priority_score": 900,
             "status": "new", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z",
-            "due_on": "2026-01-09"
+            "due_on": "2026-01-09", "source": null, "external_id": null, "rule_id": null,
+            "location": null, "description": null
         })
     );
 
@@ -64,7 +65,8 @@ async fn a_finding_is_created_changed_and_listed() {
         json!({
             "id": id, "title": "SQL injection in /login", "severity": "critical", "priority_score": 950,
             "status": "triaged", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-03T00:00:00.500Z",
-            "due_on": "2026-01-09"
+            "due_on": "2026-01-09", "source": null, "external_id": null, "rule_id": null,
+            "location": null, "description": null
         })
     );
 

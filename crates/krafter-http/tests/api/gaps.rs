@@ -100,6 +100,7 @@ async fn a_finding_is_read_back_with_its_history_verifications_and_regressions()
         json!({
             "id": id, "title": "SQL injection", "severity": "critical", "priority_score": 900,
             "status": "new", "created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05Z", "due_on": "2026-01-09",
+            "source": null, "external_id": null, "rule_id": null, "location": null, "description": null,
             "history": [{"status": "new", "priority_score": 900, "occurred_at": "2026-01-02T03:04:05Z"}],
             "verifications": [], "regressions": []
         })

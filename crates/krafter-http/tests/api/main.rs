@@ -8,6 +8,7 @@ mod gaps;
 mod golden;
 mod helpers;
 mod hostile;
+mod imports;
 mod limits;
 mod protocol;
 mod remediation;

@@ -325,6 +325,9 @@ impl LedgerRepository for PgStore {
         if let Some(status) = query.status {
             select = select.filter(findings::status.eq(status.code()));
         }
+        if let Some(source) = &query.source {
+            select = select.filter(findings::source.eq(source.as_str().to_owned()));
+        }
         if let Some(after) = query.after {
             // (created_at, id) < (after.created_at, after.id), in a form the index bounds by.
             select = select.filter(

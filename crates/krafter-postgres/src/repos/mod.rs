@@ -3,6 +3,7 @@
 mod api_keys;
 pub(crate) mod deliveries;
 pub(crate) mod exports;
+mod imports;
 pub(crate) mod jobs;
 pub(crate) mod ledger;
 pub(crate) mod metrics;

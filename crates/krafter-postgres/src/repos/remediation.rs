@@ -86,6 +86,17 @@ pub(crate) async fn due_on_in(
     created_at: DateTime<Utc>,
     severity: Severity,
 ) -> QueryResult<Option<NaiveDate>> {
+    let policy = policy_at(conn, project, created_at).await?;
+    Ok(due_on(created_at, severity, &policy))
+}
+
+/// The policy of `project`'s organisation in force at `at`, with the key-share lock on the
+/// organisation's row that [`due_on_in`] explains.
+pub(crate) async fn policy_at(
+    conn: &mut AsyncPgConnection,
+    project: ProjectId,
+    at: DateTime<Utc>,
+) -> QueryResult<SlaPolicy> {
     let rows: Vec<PolicyRow> = diesel::sql_query(format!(
         "SELECT {POLICY_COLUMNS} FROM sla_policies \
           WHERE org_id = (SELECT o.id FROM organisations o JOIN projects p ON p.org_id = o.id \
@@ -94,7 +105,7 @@ pub(crate) async fn due_on_in(
           ORDER BY effective_from DESC LIMIT 1"
     ))
     .bind::<SqlUuid, _>(project.as_uuid())
-    .bind::<Timestamptz, _>(created_at)
+    .bind::<Timestamptz, _>(at)
     .load(conn)
     .await?;
     let policies = rows
@@ -102,11 +113,7 @@ pub(crate) async fn due_on_in(
         .map(PolicyRow::policy)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
-    Ok(due_on(
-        created_at,
-        severity,
-        &policy_in_force(&policies, created_at),
-    ))
+    Ok(policy_in_force(&policies, at))
 }
 
 /// Adds `totals` to the project's remediation totals and histogram bins: two upserts, rows in

@@ -26,7 +26,8 @@ const CURSOR: &str = "krafter_report_findings";
 
 /// The findings open now, as they are now. `$1` project, `$2` the open status codes.
 const OPEN_NOW_SQL: &str = "\
-SELECT id, title, severity, status, priority_score, created_at, updated_at, due_on
+SELECT id, title, severity, status, priority_score, created_at, updated_at, due_on,
+       source, external_id, rule_id, location, description
   FROM findings
  WHERE project_id = $1
    AND status = ANY($2)
@@ -37,7 +38,8 @@ SELECT id, title, severity, status, priority_score, created_at, updated_at, due_
 /// latest event before `$2` (none for a finding created later). `$1` project, `$3` the open
 /// status codes.
 const OPEN_AT_SQL: &str = "\
-SELECT f.id, f.title, f.severity, s.status, s.priority_score, f.created_at, s.updated_at, f.due_on
+SELECT f.id, f.title, f.severity, s.status, s.priority_score, f.created_at, s.updated_at, f.due_on,
+       f.source, f.external_id, f.rule_id, f.location, f.description
   FROM findings f
  CROSS JOIN LATERAL (
         SELECT f.status, f.priority_score, f.updated_at

@@ -92,6 +92,7 @@ async fn concurrent_writes_keep_the_totals_exact() {
         .list_findings(
             fx.project.id,
             &krafter_domain::ledger::FindingQuery {
+                source: None,
                 status: None,
                 limit: Default::default(),
                 after: None,

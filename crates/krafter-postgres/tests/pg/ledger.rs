@@ -37,6 +37,7 @@ fn close_at(occurred_at: &str) -> Decide<Regression, Regression> {
 fn all(status: Option<FindingStatus>, limit: u32) -> FindingQuery {
     FindingQuery {
         status,
+        source: None,
         limit: PageLimit::parse(Some(&limit.to_string())).unwrap(),
         after: None,
     }

@@ -5,6 +5,7 @@
 mod api_keys;
 mod concurrency;
 mod exports;
+mod imports;
 mod jobs;
 mod ledger;
 mod metrics;
@@ -133,6 +134,7 @@ pub fn new_finding(title: &str, state: FindingState, created_at: DateTime<Utc>) 
         created_at,
         updated_at: created_at,
         due_on: Some(created_at.date_naive() + chrono::Days::new(30)),
+        provenance: Default::default(),
     }
 }
 

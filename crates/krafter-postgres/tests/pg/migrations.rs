@@ -5,7 +5,7 @@ use krafter_domain::health::{NotReady, Readiness};
 use krafter_postgres::{pending_migrations, revert_all_migrations, run_migrations, PgStore};
 use krafter_test_support::TestDatabase;
 
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "organisations",
     "projects",
     "api_keys",
@@ -25,10 +25,11 @@ const TABLES: [&str; 19] = [
     "remediation_backfill",
     "org_daily_totals",
     "org_remediation_totals",
+    "imports",
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 9;
+const MIGRATIONS: usize = 10;
 
 #[derive(QueryableByName)]
 struct Exists {

@@ -26,6 +26,7 @@ async fn all_findings(store: &PgStore, project: ProjectId) -> HashMap<FindingId,
     let mut after = None;
     loop {
         let query = FindingQuery {
+            source: None,
             status: None,
             limit: PageLimit::parse(Some("100")).unwrap(),
             after,
@@ -62,6 +63,7 @@ fn recomputed(
                 created_at: f.created_at,
                 updated_at: *at,
                 due_on: f.due_on,
+                provenance: f.provenance.clone(),
             })
         })
         .collect();

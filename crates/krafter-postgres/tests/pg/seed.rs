@@ -245,6 +245,7 @@ fn bulk_findings(n: usize) -> Vec<krafter_postgres::seed::BulkFinding> {
                     created_at: created,
                     updated_at,
                     due_on: None,
+                    provenance: Default::default(),
                 },
                 history,
                 verifications,

@@ -2,7 +2,7 @@ use krafter_domain::export::ExportFormat;
 
 use crate::{findings, header, render};
 
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 15] = [
     "id",
     "title",
     "severity",
@@ -13,10 +13,16 @@ const HEADER: [&str; 10] = [
     "due_on",
     "age_days",
     "overdue",
+    "source",
+    "external_id",
+    "rule_id",
+    "location",
+    "description",
 ];
 
 const HEADER_LINE: &str =
-    "id,title,severity,status,priority_score,created_at,updated_at,due_on,age_days,overdue\r\n";
+    "id,title,severity,status,priority_score,created_at,updated_at,due_on,age_days,overdue,\
+source,external_id,rule_id,location,description\r\n";
 
 fn is_formula(cell: &str) -> bool {
     matches!(
@@ -27,7 +33,7 @@ fn is_formula(cell: &str) -> bool {
 
 /// The three columns of the remediation: `due_on`, `age_days`, `overdue`.
 fn tail(row: &csv::StringRecord) -> Vec<&str> {
-    row.iter().skip(7).collect()
+    row.iter().skip(7).take(3).collect()
 }
 
 #[test]
@@ -50,7 +56,7 @@ fn reads_back_as_the_same_rows() {
     assert_eq!(rows.len(), input.len());
     let mut defused = 0;
     for (row, want) in rows.iter().zip(&input) {
-        assert_eq!(row.len(), 10);
+        assert_eq!(row.len(), 15);
         let title = &row[1];
         let title = if is_formula(&want.title) {
             defused += 1;
@@ -100,4 +106,38 @@ fn reads_back_as_the_same_rows() {
 fn no_findings_is_the_header_alone() {
     let bytes = render(&header(ExportFormat::Csv, 1), &[], 10);
     assert_eq!(bytes, HEADER_LINE.as_bytes());
+}
+
+#[test]
+fn scanner_details_are_the_last_columns_defused_like_every_text() {
+    use krafter_domain::ledger::{
+        Description, ExternalId, Location, Provenance, RuleId, ScanOrigin, SourceName,
+    };
+    let mut input = findings(2);
+    input[0].provenance = Provenance {
+        origin: Some(ScanOrigin {
+            source: SourceName::parse("Bandit").unwrap(),
+            external_id: ExternalId::parse("ab12").unwrap(),
+        }),
+        rule_id: Some(RuleId::parse("B602").unwrap()),
+        location: Some(Location::parse("=cmd|' /C calc'!A0:3").unwrap()),
+        description: Some(Description::parse("shell=True\nsecond line").unwrap()),
+    };
+    let bytes = render(&header(ExportFormat::Csv, 7), &input, 64);
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(
+        rows[0].iter().skip(10).collect::<Vec<_>>(),
+        [
+            "Bandit",
+            "ab12",
+            "B602",
+            "'=cmd|' /C calc'!A0:3",
+            "shell=True\nsecond line"
+        ]
+    );
+    assert_eq!(
+        rows[1].iter().skip(10).collect::<Vec<_>>(),
+        ["", "", "", "", ""]
+    );
 }

@@ -98,7 +98,16 @@ fn reads_back_exactly_as_given() {
     let out = doc["findings"].as_array().expect("an array");
     assert_eq!(out.len(), input.len());
     for (got, want) in out.iter().zip(&input) {
-        assert_eq!(got.as_object().unwrap().len(), 8, "{got}");
+        assert_eq!(got.as_object().unwrap().len(), 13, "{got}");
+        for scanner in [
+            "source",
+            "external_id",
+            "rule_id",
+            "location",
+            "description",
+        ] {
+            assert_eq!(got[scanner], Value::Null, "recorded by hand: {got}");
+        }
         assert_eq!(
             got["due_on"],
             want.due_on.map_or(Value::Null, |d| d.to_string().into())

@@ -255,6 +255,7 @@ pub fn findings(n: usize) -> Vec<ReportFinding> {
                 due_on: (i % 3 != 2).then(|| {
                     NaiveDate::from_ymd_opt(2026, 2, 10).unwrap() + Days::new(i as u64 % 40)
                 }),
+                provenance: Default::default(),
             }
         })
         .collect()

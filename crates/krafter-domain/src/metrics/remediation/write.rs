@@ -300,6 +300,7 @@ mod tests {
             created_at: at("2026-06-01T10:00:00Z"),
             updated_at: at("2026-06-01T10:00:00Z"),
             due_on: None,
+            provenance: Default::default(),
         };
         let due = Some(date("2026-07-01"));
         let creation = RemediationWrite::creation(&finding, due);

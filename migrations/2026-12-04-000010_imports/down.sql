@@ -1,0 +1,9 @@
+DROP TABLE imports;
+DROP INDEX findings_project_source_created_idx;
+DROP INDEX findings_project_source_external_id_key;
+ALTER TABLE findings
+    DROP COLUMN description,
+    DROP COLUMN location,
+    DROP COLUMN rule_id,
+    DROP COLUMN external_id,
+    DROP COLUMN source;

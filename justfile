@@ -16,11 +16,12 @@ lint:
 
 # Benchmarks (see docs/benchmarks.md): the summary and remediation through HTTP at 10,000 and
 # 1,000,000 findings and for an organisation of 1,000 projects, the ledger's write rate with and
-# without the remediation totals, exports through `krafter serve`, and the PDF renderer
+# without the remediation totals, exports and SARIF imports through `krafter serve`, and the PDF renderer
 bench:
     cargo bench -p krafter-server --bench summary
     cargo bench -p krafter-server --bench writes
     cargo bench -p krafter-server --bench export
+    cargo bench -p krafter-server --bench imports
     cargo bench -p krafter-render --bench pdf
 
 # The summary under load (wrk -t2 -c64) at 1,000,000 findings, next to /healthz and pgbench on the

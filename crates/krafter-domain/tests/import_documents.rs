@@ -186,16 +186,38 @@ fn malformed_logs_name_the_path_of_their_first_problem() {
     bad_locations["runs"][0]["results"][3]["locations"] = json!("src/app.js");
     let (path, _) = invalid(&bad_locations);
     assert_eq!(path, "runs[0].results[3].locations");
+    // JSON Schema's integers: 12.0 is one, 12.5 is not.
+    let mut whole = codeql();
+    whole["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
+        json!(30.0);
+    assert_eq!(
+        parse(&whole).unwrap().results[0]
+            .location
+            .as_ref()
+            .unwrap()
+            .as_str(),
+        "src/app.js:30"
+    );
+    whole["runs"][0]["results"][0]["ruleIndex"] = json!(0.5);
+    assert_eq!(invalid(&whole).0, "runs[0].results[0].ruleIndex");
     let mut bad_level = codeql();
     bad_level["runs"][0]["results"][0]["level"] = json!("fatal");
     assert_eq!(invalid(&bad_level).0, "runs[0].results[0].level");
-    let mut bad_score = codeql();
-    bad_score["runs"][0]["tool"]["driver"]["rules"][0]["properties"]["security-severity"] =
-        json!("high");
-    assert_eq!(
-        invalid(&bad_score).0,
-        "runs[0].tool.driver.rules[0].properties.security-severity"
-    );
+    // A score that is not a number from 0 to 10 is no score: the level decides.
+    for odd in [json!("high"), json!(11), json!([9.5]), json!(null)] {
+        let mut log = codeql();
+        log["runs"][0]["tool"]["driver"]["rules"][1]["properties"]["security-severity"] = odd;
+        assert_eq!(parse(&log).unwrap().results[1].severity, Severity::Medium);
+    }
+    let mut no_version = codeql();
+    no_version["version"] = json!(null);
+    assert_eq!(invalid(&no_version).0, "version");
+    let mut unnamed = codeql();
+    unnamed["runs"][0]["tool"]["driver"]["name"] = json!("");
+    match parse(&unnamed) {
+        Err(DocumentError::Params(e)) => assert_eq!(e.fields()[0].field, "source"),
+        other => panic!("{other:?}"),
+    }
     // The content type says SARIF: a document without version or runs is not taken as native.
     match parse_document(br#"{"findings": []}"#, BodyKind::Sarif, None) {
         Err(DocumentError::Invalid(e)) => assert_eq!(e.path, "."),

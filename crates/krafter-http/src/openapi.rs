@@ -97,6 +97,43 @@ fn complete(doc: &mut Value) {
     {
         complete_schemas(schemas, &paged);
     }
+    describe_imports(doc);
+}
+
+/// The import's bodies and `source` parameters, with the text pattern of a title (the rule
+/// every text field of the API shares).
+fn describe_imports(doc: &mut Value) {
+    let text = doc
+        .pointer("/components/schemas/CreateFindingBody/properties/title/pattern")
+        .and_then(Value::as_str)
+        .expect("the title has a pattern")
+        .to_owned();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.extend(crate::routes::imports::body_schemas(&text));
+    }
+    let imports = "/paths/~1api~1v1~1orgs~1{org_id}~1projects~1{project_id}~1audit~1imports/post";
+    if let Some(content) = doc.pointer_mut(&format!("{imports}/requestBody/content")) {
+        content["application/sarif+json"]["schema"] = schema_ref("SarifLog");
+        content["application/json"]["schema"] =
+            json!({ "oneOf": [schema_ref("SarifLog"), schema_ref("NativeImport")] });
+    }
+    let findings = "/paths/~1api~1v1~1orgs~1{org_id}~1projects~1{project_id}~1audit~1findings/get";
+    for operation in [imports, findings] {
+        let Some(parameters) = doc
+            .pointer_mut(&format!("{operation}/parameters"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters {
+            if parameter["in"] == "query" && parameter["name"] == "source" {
+                parameter["schema"]["pattern"] = json!(text);
+            }
+        }
+    }
 }
 
 /// The name of the envelope a listing answers, for an operation that takes a `cursor`.

@@ -6,93 +6,25 @@
 //!   workers;
 //! - a PDF of 1,000 open findings, from the POST to `exported`.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use krafter_domain::access::{ApiKeyRepository, NewApiKey, Scope, Scopes};
 use krafter_domain::export::{ExportRepository, QuotaLimit};
 use krafter_domain::ids::OrgId;
-use krafter_domain::organisation::{Organisation, OrganisationRepository};
-use krafter_domain::project::{Project, ProjectRepository, ProjectSlug};
+use krafter_domain::project::Project;
 use krafter_postgres::seed::{synthetic_history, SyntheticSpec};
 use krafter_postgres::PgStore;
 use krafter_test_support::TestDatabase;
 use serde_json::{json, Value};
+use support::{tenant, Server};
 
 /// About 55% of synthetic findings end open: this many give about a million open ones.
 const CSV_FINDINGS: u64 = 1_820_000;
 const SMALL_EXPORTS: usize = 1_000;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(database_url: &str, data_dir: &std::path::Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_krafter"))
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("KRAFTER_BIND", format!("127.0.0.1:{port}"))
-            .env("KRAFTER_DATA_DIR", data_dir)
-            .env("RUST_LOG", "warn")
-            .env_remove("KRAFTER_WORKERS")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start krafter serve");
-        Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    /// Peak resident memory of the server process so far, in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmHWM");
-        kib / 1024.0
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn tenant(store: &PgStore, slug: &str) -> (OrgId, Project, String) {
-    let org = Organisation {
-        id: OrgId::generate(),
-        name: format!("Bench {slug}"),
-        created_at: Utc::now(),
-    };
-    OrganisationRepository::create(store, &org).await.unwrap();
-    let project =
-        Project::new(org.id, ProjectSlug::parse(slug).unwrap(), None, Utc::now()).unwrap();
-    ProjectRepository::create(store, &project).await.unwrap();
-    let key = NewApiKey::generate(
-        org.id,
-        "bench",
-        Scopes::of(&[Scope::AuditRead, Scope::AuditWrite]),
-        Utc::now(),
-    );
-    ApiKeyRepository::insert(store, &key.key).await.unwrap();
-    (org.id, project, key.secret.expose().to_owned())
-}
 
 async fn seed(store: &PgStore, project: &Project, findings: u64) {
     let bar = ProgressBar::new(findings);
@@ -200,20 +132,7 @@ async fn main() {
         .unwrap();
 
     let server = Server::start(db.url(), data_dir.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        assert!(
-            Instant::now() < deadline,
-            "krafter serve never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server.wait_ready(&client).await;
     println!("server ready; peak RSS {:.1} MiB", server.peak_rss_mib());
 
     // 1. CSV of about a million open findings.

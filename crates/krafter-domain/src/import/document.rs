@@ -42,14 +42,20 @@ pub enum DocumentError {
 /// runs are read (a log of another version fails on its version, not on a field of version 2.1.0).
 #[derive(Deserialize)]
 struct TopLevel<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     version: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "present")]
     runs: Option<&'a RawValue>,
     #[serde(borrow)]
     source: Option<&'a RawValue>,
     #[serde(borrow)]
     findings: Option<&'a RawValue>,
+}
+
+/// A member that is there, even as `null`: `"version": null` makes a SARIF log (with a wrong
+/// version), not a native document.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 /// Reads `body` as SARIF 2.1.0 or the native format, under `source` when the caller names one
@@ -139,6 +145,44 @@ fn check_version(version: Option<&RawValue>) -> Result<(), InvalidImport> {
             ),
         )),
     }
+}
+
+/// An optional integer as JSON Schema has it: a number with no fractional part (`12` or `12.0`),
+/// within `i64`.
+pub(crate) fn optional_i64<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<i64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| {
+                f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(f)
+            })
+            .map(|f| f as i64)
+    });
+    whole
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not an integer of 64 bits")))
+}
+
+/// As [`optional_i64`], within `u64`.
+pub(crate) fn optional_u64<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let whole = n.as_u64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(f))
+            .map(|f| f as u64)
+    });
+    whole.map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("{n} is not a non-negative integer of 64 bits"))
+    })
 }
 
 /// Deserializes `raw` as `T`, naming the JSON path of the first problem under `prefix`.

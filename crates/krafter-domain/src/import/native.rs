@@ -21,6 +21,7 @@ struct NativeFinding {
     external_id: String,
     title: String,
     severity: String,
+    #[serde(default, deserialize_with = "crate::import::document::optional_i64")]
     priority_score: Option<i64>,
     status: Option<String>,
     rule_id: Option<String>,

@@ -12,10 +12,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::de::{self, Deserializer};
+use serde::de::Deserializer;
 use serde::Deserialize;
 
-use crate::import::document::at_path;
+use crate::import::document::{at_path, optional_i64, optional_u64};
 use crate::import::fingerprint::{Basis, Fingerprinter};
 use crate::import::{default_priority, InvalidImport, ScanResult};
 use crate::ledger::{
@@ -77,34 +77,22 @@ struct Properties {
 }
 
 /// `security-severity` is a string in GitHub's documentation (`"8.8"`) and a number in some
-/// tools' output; anything that is not a number from 0 to 10 is refused.
+/// tools' output; anything else, or a value outside 0 to 10, is no score (the level decides):
+/// a tool's odd property does not stop an import.
 fn score<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Number(f64),
-        Text(String),
-    }
-    let value = match Option::<Raw>::deserialize(d)? {
-        None => return Ok(None),
-        Some(Raw::Number(n)) => n,
-        Some(Raw::Text(t)) => t
-            .trim()
-            .parse::<f64>()
-            .map_err(|_| de::Error::custom(format!("{t:?} is not a number from 0.0 to 10.0")))?,
+    let value = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(t) => t.trim().parse::<f64>().ok(),
+        _ => None,
     };
-    if !(0.0..=10.0).contains(&value) {
-        return Err(de::Error::custom(format!(
-            "{value} is not a number from 0.0 to 10.0"
-        )));
-    }
-    Ok(Some(value))
+    Ok(value.filter(|v| (0.0..=10.0).contains(v)))
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SarifResult {
     rule_id: Option<String>,
+    #[serde(default, deserialize_with = "optional_i64")]
     rule_index: Option<i64>,
     rule: Option<RuleReference>,
     message: Message,
@@ -119,6 +107,7 @@ struct SarifResult {
 #[derive(Deserialize)]
 struct RuleReference {
     id: Option<String>,
+    #[serde(default, deserialize_with = "optional_i64")]
     index: Option<i64>,
 }
 
@@ -143,6 +132,7 @@ struct ArtifactLocation {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Region {
+    #[serde(default, deserialize_with = "optional_u64")]
     start_line: Option<u64>,
     snippet: Option<ArtifactContent>,
 }
@@ -164,11 +154,13 @@ impl SarifLog {
         let mut names: Vec<&String> = self.tools.iter().collect();
         names.dedup();
         match names.as_slice() {
-            [one] => Ok(
-                SourceName::parse_as("runs[0].tool.driver.name", one).map_err(|e| {
-                    InvalidImport::new("runs[0].tool.driver.name", e.fields()[0].message.clone())
-                })?,
-            ),
+            [one] => SourceName::parse(one).map_err(|_| {
+                crate::validation::InvalidParams::field(
+                    "source",
+                    "is required: the log's tool name (`tool.driver.name`) is not 1 to 100 characters of text",
+                )
+                .into()
+            }),
             [] => Err(crate::validation::InvalidParams::field(
                 "source",
                 "is required when the log has no run to name its tool",

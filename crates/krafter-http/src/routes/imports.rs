@@ -281,3 +281,116 @@ pub async fn list(
         page.next.map(|c| c.encode()),
     ))
 }
+
+/// The schemas of an import's two bodies, as strictly as `krafter_domain::import` reads them:
+/// the members of a SARIF log it reads (every other member is allowed and ignored) and the
+/// native format. `text` is the pattern of a title (1 to N characters of text, see
+/// `CreateFindingBody.title`), given by the caller from the generated document.
+pub(crate) fn body_schemas(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    // A description keeps line breaks and tabs: the title's pattern with those allowed.
+    let multiline = text.replace(
+        "\\u0000-\\u001F",
+        "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F",
+    );
+    let text_of =
+        |max: u32| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": text});
+    let nullable_text_of = |max: u32, pattern: &str| json!({"type": ["string", "null"], "minLength": 1, "maxLength": max, "pattern": pattern});
+    let string = json!({"type": ["string", "null"]});
+    let message = json!({"type": "object", "properties": {"text": string}});
+    let nullable = |mut schema: serde_json::Value| {
+        schema["type"] = json!([schema["type"].clone(), "null"]);
+        schema
+    };
+    let level = json!({"enum": ["none", "note", "warning", "error", null], "description": "Absent or null: the rule's `defaultConfiguration.level`, else `warning`"});
+    let i64_index = json!({"type": ["integer", "null"], "minimum": i64::MIN, "maximum": i64::MAX});
+    let properties = json!({"type": ["object", "null"], "description": "`security-severity` (a number, or a numeric string, from 0 to 10) sets the severity; anything else there is no score"});
+    let fingerprints =
+        json!({"type": ["object", "null"], "additionalProperties": {"type": "string"}});
+    let mut schemas = serde_json::Map::new();
+    schemas.insert("SarifLog".into(), json!({
+        "type": "object",
+        "description": "A SARIF 2.1.0 log: the members an import reads (docs/imports.md). The runs hold at most 50,000 results in all.",
+        "required": ["version", "runs"],
+        "properties": {
+            "version": {"type": "string", "enum": ["2.1.0"]},
+            "runs": {"type": "array", "items": {"$ref": "#/components/schemas/SarifRun"}},
+        },
+    }));
+    schemas.insert("SarifRun".into(), json!({
+        "type": "object",
+        "required": ["tool"],
+        "properties": {
+            "tool": {"type": "object", "required": ["driver"], "properties": {
+                "driver": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string", "description": "The import's `source` unless `?source=` names one: then every run must name the same tool, as 1 to 100 characters of text"},
+                    "rules": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/SarifRule"}},
+                }},
+            }},
+            "results": {"type": ["array", "null"], "maxItems": crate::routes::imports::MAX_RESULTS_U32, "items": {"$ref": "#/components/schemas/SarifResult"}},
+        },
+    }));
+    schemas.insert("SarifRule".into(), json!({
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "string"},
+            "shortDescription": nullable(message.clone()),
+            "defaultConfiguration": {"type": ["object", "null"], "properties": {"level": level}},
+            "properties": properties,
+        },
+    }));
+    schemas.insert("SarifResult".into(), json!({
+        "type": "object",
+        "required": ["message"],
+        "properties": {
+            "ruleId": string,
+            "ruleIndex": i64_index,
+            "rule": {"type": ["object", "null"], "properties": {"id": string, "index": i64_index}},
+            "message": message,
+            "level": level,
+            "kind": {"type": ["string", "null"], "description": "`pass` and `notApplicable` results are left out"},
+            "locations": {"type": ["array", "null"], "items": {"type": "object", "properties": {
+                "physicalLocation": {"type": ["object", "null"], "properties": {
+                    "artifactLocation": {"type": ["object", "null"], "properties": {"uri": string}},
+                    "region": {"type": ["object", "null"], "properties": {
+                        "startLine": {"type": ["integer", "null"], "minimum": 0, "maximum": u64::MAX},
+                        "snippet": {"type": ["object", "null"], "properties": {"text": string}},
+                    }},
+                }},
+            }}},
+            "fingerprints": fingerprints,
+            "partialFingerprints": fingerprints,
+            "properties": properties,
+        },
+    }));
+    schemas.insert("NativeImport".into(), json!({
+        "type": "object",
+        "description": "The native bulk format. A document with `version` or `runs` is a SARIF log.",
+        "required": ["findings"],
+        "not": {"anyOf": [{"required": ["version"]}, {"required": ["runs"]}]},
+        "properties": {
+            "source": nullable_text_of(100, text),
+            "findings": {"type": "array", "maxItems": crate::routes::imports::MAX_RESULTS_U32, "items": {"$ref": "#/components/schemas/NativeFinding"}},
+        },
+    }));
+    schemas.insert("NativeFinding".into(), json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["external_id", "title", "severity"],
+        "properties": {
+            "external_id": {"description": "Unique in the document, and per project and source", "allOf": [text_of(500)]},
+            "title": text_of(500),
+            "severity": {"$ref": "#/components/schemas/SeverityDto"},
+            "priority_score": {"type": ["integer", "null"], "minimum": 0, "maximum": 1000, "description": "Default: critical 900, high 700, medium 400, low 100, info 0"},
+            "status": {"oneOf": [{"$ref": "#/components/schemas/FindingStatusDto"}, {"type": "null"}], "description": "The status a finding created from it starts in; default `new`"},
+            "rule_id": nullable_text_of(500, text),
+            "location": nullable_text_of(2000, text),
+            "description": nullable_text_of(10_000, &multiline),
+        },
+    }));
+    schemas
+}
+
+/// [`krafter_domain::import::MAX_RESULTS`], as the schemas write it.
+pub(crate) const MAX_RESULTS_U32: u32 = krafter_domain::import::MAX_RESULTS as u32;

@@ -32,6 +32,8 @@ impl Server {
             .env("KRAFTER_BIND", format!("127.0.0.1:{port}"))
             .env("KRAFTER_DATA_DIR", data_dir)
             .env("RUST_LOG", "warn")
+            // The benchmarks measure the service, not the per-key rate limit.
+            .env("KRAFTER_RATE_LIMIT", "0")
             .env_remove("KRAFTER_WORKERS")
             .stdout(Stdio::null())
             .spawn()

@@ -1,7 +1,7 @@
 //! The metrics over hand-built histories and over the shared summary vectors, computed both from
 //! the daily deltas (the production path) and straight from the history (the reference).
 
-#[path = "../../krafter-test-support/src/vectors.rs"]
+#[path = "support/vectors.rs"]
 #[allow(dead_code)]
 mod vectors;
 
@@ -104,7 +104,7 @@ fn the_vendored_vectors_match_the_shared_spec() {
         assert_eq!(
             text,
             vectors::VECTORS_JSON,
-            "refresh crates/krafter-test-support/vectors"
+            "refresh crates/krafter-domain/tests/data/summary-vectors.json"
         );
     }
 }
@@ -377,4 +377,36 @@ fn the_regression_rate_never_exceeds_one() {
         .map(|(day, d)| (day.to_string(), d.returned_findings))
         .collect();
     assert_eq!(returned, [("2026-06-03".to_string(), 1)]);
+}
+
+#[test]
+fn days_handed_over_out_of_order_give_the_same_summary() {
+    let h = ProjectHistory {
+        findings: vec![
+            finding(&[
+                ("2026-03-01T10:00:00Z", FindingStatus::New, 50),
+                ("2026-03-03T10:00:00Z", FindingStatus::Resolved, 50),
+            ]),
+            finding(&[("2026-03-02T10:00:00Z", FindingStatus::New, 70)]),
+        ],
+        ..ProjectHistory::default()
+    };
+    let query = SummaryQuery::parse(
+        Some("2026-03-01"),
+        Some("2026-03-04"),
+        "2026-03-10".parse().unwrap(),
+    )
+    .unwrap();
+    let ordered = ledger_for(&h, &query);
+    assert!(ordered.days.len() >= 3);
+    let mut shuffled = ordered.clone();
+    shuffled.days.reverse();
+    let summary = summarize(&query, &shuffled);
+    assert_eq!(summary, summarize(&query, &ordered));
+    let burn_down: Vec<i64> = summary
+        .risk_burn_down
+        .iter()
+        .map(|p| p.open_risk_score)
+        .collect();
+    assert_eq!(burn_down, [50, 120, 70, 70]);
 }

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+// libc's kill, geteuid, getpwuid_r and pre_exec: the crate's only unsafe code.
+#[allow(unsafe_code)]
 pub mod local_cluster;
 mod migrations;
 mod pool_metrics;

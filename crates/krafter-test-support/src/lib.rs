@@ -6,6 +6,8 @@ pub mod db;
 pub mod moto;
 pub mod remediation;
 pub mod smtp;
+// The vectors live with the domain crate's tests, which must carry their own data.
+#[path = "../../krafter-domain/tests/support/vectors.rs"]
 pub mod vectors;
 
 pub use app::{Tenant, TestApp};

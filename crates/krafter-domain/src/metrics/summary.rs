@@ -1,6 +1,6 @@
 use chrono::NaiveDate;
 
-use crate::metrics::delta::{DayDelta, DeltaLedger};
+use crate::metrics::delta::{DatedDelta, DayDelta, DeltaLedger};
 use crate::metrics::window::{SummaryQuery, VerificationScope};
 
 /// Serialised exactly as the API shows it: `{"date": "YYYY-MM-DD", "open_risk_score": n}`.
@@ -24,11 +24,19 @@ pub struct Summary {
     pub open_findings: i64,
 }
 
-/// Folds daily deltas into the summary of `query`.
+/// Folds daily deltas into the summary of `query`. The days may come in any order (an adapter's
+/// query need not sort them): they are folded in date order.
 pub fn summarize(query: &SummaryQuery, ledger: &DeltaLedger) -> Summary {
+    let days: std::borrow::Cow<'_, [DatedDelta]> = if ledger.days.is_sorted_by_key(|d| d.day) {
+        std::borrow::Cow::Borrowed(&ledger.days)
+    } else {
+        let mut sorted = ledger.days.clone();
+        sorted.sort_by_key(|d| d.day);
+        std::borrow::Cow::Owned(sorted)
+    };
     let mut state = ledger.before;
     let mut in_window = DayDelta::default();
-    let mut pending = ledger.days.iter().peekable();
+    let mut pending = days.iter().peekable();
     let mut risk_burn_down = Vec::new();
     for date in query.window.days() {
         while let Some(day) = pending.next_if(|d| d.day <= date) {

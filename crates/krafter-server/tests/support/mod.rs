@@ -146,9 +146,13 @@ impl Node {
 
     /// Sends the node SIGTERM.
     pub fn terminate(&self) {
-        let pid = self.child.id().expect("still running") as libc::pid_t;
-        // SAFETY: `kill` on the pid of a child this test started and has not reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let pid = self.child.id().expect("still running");
+        // kill(1), so that the tests need no unsafe code: the pid is a child not yet reaped.
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {pid}: {status}");
     }
 
     /// Waits for the node to exit 0 (failing after [`WAIT`]); answers every line it logged.

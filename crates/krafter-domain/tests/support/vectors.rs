@@ -1,8 +1,9 @@
-//! The summary test vectors (`../shared/spec/summary-vectors.json`, copied into this crate):
-//! small histories with the summaries they must produce under a fixed clock.
+//! The summary test vectors (`../shared/spec/summary-vectors.json`, copied into this crate's
+//! `tests/data`, so that the packaged crate's tests carry their own data): small histories with
+//! the summaries they must produce under a fixed clock.
 //!
-//! This file is also compiled into krafter-domain's tests through `#[path]`, so it may use only
-//! krafter-domain, chrono, serde and serde_json.
+//! krafter-test-support compiles this file too (through `#[path]`) for the adapters' tests, so it
+//! may use only krafter-domain, chrono, serde and serde_json.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use krafter_domain::ledger::{
 use krafter_domain::metrics::{BurnDownPoint, Summary};
 use serde::Deserialize;
 
-pub const VECTORS_JSON: &str = include_str!("../vectors/summary-vectors.json");
+pub const VECTORS_JSON: &str = include_str!("../data/summary-vectors.json");
 
 #[derive(Debug, Deserialize)]
 pub struct Vectors {

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 // libc's kill, geteuid, getpwuid_r and pre_exec: the crate's only unsafe code.
+mod keyset;
 #[allow(unsafe_code)]
 pub mod local_cluster;
 mod migrations;
@@ -10,6 +11,7 @@ mod rows;
 mod schema;
 pub mod seed;
 mod store;
+mod tx;
 
 pub use migrations::{pending_migrations, revert_all_migrations, run_migrations};
 pub use repos::operator::ReportRecord;

@@ -189,7 +189,7 @@ async fn the_demo_seeds_a_consistent_history() {
     let from = (today - chrono::Days::new(89)).to_string();
     for (from, to) in [(None, None), (Some(from.as_str()), None)] {
         let query = summaries.query(from, to).unwrap();
-        let summary = summaries.summary(&project, &query).await.unwrap();
+        let summary = summaries.summary(project.id, &query).await.unwrap();
         assert_eq!(summary, reference::summarize_history(&history, &query));
         assert!(summary.open_findings > 0);
     }

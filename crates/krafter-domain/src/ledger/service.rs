@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::ids::VerificationId;
-use crate::ids::{FindingId, RegressionId};
+use crate::ids::{FindingId, ProjectId, RegressionId};
 use crate::ledger::cursor::FindingCursor;
 use crate::ledger::finding::{
     Finding, FindingChange, FindingState, FindingStatus, FindingTitle, PriorityScore, Severity,
@@ -16,7 +16,6 @@ use crate::ledger::port::{
 use crate::ledger::regression::{Regression, RegressionStatus, TransitionError};
 use crate::ledger::verification::{Verification, VerificationResult};
 use crate::page::Page;
-use crate::project::Project;
 use crate::storage::StorageError;
 use crate::validation::InvalidParams;
 
@@ -79,7 +78,8 @@ impl From<LedgerRepoError> for LedgerError {
     }
 }
 
-/// The ledger's use cases. Callers have already been authorised for `project`.
+/// The ledger's use cases, each on the project it is given. Callers have already been authorised
+/// for that project.
 ///
 /// Every `occurred_at` defaults to now, may not be in the future, and may not be earlier than the
 /// latest recorded change of the finding (or, when closing, the regression) it concerns, so that
@@ -96,7 +96,7 @@ impl Ledger {
 
     pub async fn create_finding(
         &self,
-        project: &Project,
+        project: ProjectId,
         input: CreateFinding,
     ) -> Result<Finding, LedgerError> {
         let now = self.clock.now();
@@ -114,12 +114,12 @@ impl Ledger {
             due_on: None,
             provenance: Default::default(),
         };
-        Ok(self.repo.create_finding(project.id, &finding).await?)
+        Ok(self.repo.create_finding(project, &finding).await?)
     }
 
     pub async fn update_finding(
         &self,
-        project: &Project,
+        project: ProjectId,
         id: FindingId,
         input: UpdateFinding,
     ) -> Result<Finding, LedgerError> {
@@ -142,30 +142,30 @@ impl Ledger {
                 after,
             }))
         });
-        Ok(self.repo.change_finding(project.id, id, decide).await?)
+        Ok(self.repo.change_finding(project, id, decide).await?)
     }
 
     pub async fn list_findings(
         &self,
-        project: &Project,
+        project: ProjectId,
         query: FindingQuery,
     ) -> Result<Page<Finding, FindingCursor>, LedgerError> {
-        Ok(self.repo.list_findings(project.id, &query).await?)
+        Ok(self.repo.list_findings(project, &query).await?)
     }
 
     /// The finding with its history, verifications and regressions; `FindingNotFound` when it is
     /// not in `project`.
     pub async fn finding(
         &self,
-        project: &Project,
+        project: ProjectId,
         id: FindingId,
     ) -> Result<FindingDetail, LedgerError> {
-        Ok(self.repo.finding(project.id, id).await?)
+        Ok(self.repo.finding(project, id).await?)
     }
 
     pub async fn record_verification(
         &self,
-        project: &Project,
+        project: ProjectId,
         finding: FindingId,
         input: RecordVerification,
     ) -> Result<Verification, LedgerError> {
@@ -178,15 +178,12 @@ impl Ledger {
                 occurred_at: occurred_at(input.occurred_at, now, finding.updated_at)?,
             })
         });
-        Ok(self
-            .repo
-            .add_verification(project.id, finding, decide)
-            .await?)
+        Ok(self.repo.add_verification(project, finding, decide).await?)
     }
 
     pub async fn open_regression(
         &self,
-        project: &Project,
+        project: ProjectId,
         finding: FindingId,
         input: OpenRegression,
     ) -> Result<Regression, LedgerError> {
@@ -195,15 +192,12 @@ impl Ledger {
             let at = occurred_at(input.occurred_at, now, finding.updated_at)?;
             Ok(Regression::open(finding.id, at))
         });
-        Ok(self
-            .repo
-            .open_regression(project.id, finding, decide)
-            .await?)
+        Ok(self.repo.open_regression(project, finding, decide).await?)
     }
 
     pub async fn close_regression(
         &self,
-        project: &Project,
+        project: ProjectId,
         regression: RegressionId,
         input: CloseRegression,
     ) -> Result<Regression, LedgerError> {
@@ -214,7 +208,7 @@ impl Ledger {
         });
         Ok(self
             .repo
-            .close_regression(project.id, regression, decide)
+            .close_regression(project, regression, decide)
             .await?)
     }
 }
@@ -223,8 +217,9 @@ impl Ledger {
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::ids::{OrgId, ProjectId};
+    use crate::ids::OrgId;
     use crate::ledger::port::MockLedgerRepository;
+    use crate::project::Project;
     use crate::project::ProjectSlug;
 
     fn project() -> Project {
@@ -282,7 +277,7 @@ mod tests {
     async fn a_change_defaults_to_now_and_moves_the_state() {
         let ledger = ledger(deciding_on(finding("2026-06-05T00:00:00Z")));
         let updated = ledger
-            .update_finding(&project(), FindingId::generate(), update(None))
+            .update_finding(project().id, FindingId::generate(), update(None))
             .await
             .unwrap();
         assert_eq!(updated.state.status, FindingStatus::Resolved);
@@ -297,7 +292,7 @@ mod tests {
         let ledger = ledger(deciding_on(finding("2026-06-05T00:00:00Z")));
         let err = ledger
             .update_finding(
-                &project(),
+                project().id,
                 FindingId::generate(),
                 update(Some("2026-06-04T23:59:59Z")),
             )
@@ -320,7 +315,7 @@ mod tests {
             occurred_at: Some("2026-06-10T15:00:01Z".parse().unwrap()),
         };
         assert!(matches!(
-            ledger.create_finding(&project(), input).await,
+            ledger.create_finding(project().id, input).await,
             Err(LedgerError::Invalid(_))
         ));
     }
@@ -340,7 +335,7 @@ mod tests {
             occurred_at: None,
         };
         let same = ledger(repo)
-            .update_finding(&project(), current.id, input)
+            .update_finding(project().id, current.id, input)
             .await
             .unwrap();
         assert_eq!(same, current);
@@ -365,9 +360,12 @@ mod tests {
         repo.expect_finding()
             .returning(|_, _| Err(LedgerRepoError::FindingNotFound));
         let ledger = ledger(repo);
-        assert_eq!(ledger.finding(&project, current.id).await.unwrap(), detail);
+        assert_eq!(
+            ledger.finding(project.id, current.id).await.unwrap(),
+            detail
+        );
         assert!(matches!(
-            ledger.finding(&project, FindingId::generate()).await,
+            ledger.finding(project.id, FindingId::generate()).await,
             Err(LedgerError::FindingNotFound)
         ));
     }
@@ -381,7 +379,7 @@ mod tests {
         };
         assert!(matches!(
             ledger(MockLedgerRepository::new())
-                .update_finding(&project(), FindingId::generate(), input)
+                .update_finding(project().id, FindingId::generate(), input)
                 .await,
             Err(LedgerError::Invalid(_))
         ));

@@ -1,11 +1,10 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::ids::OrgId;
+use crate::ids::{OrgId, ProjectId};
 use crate::metrics::port::{MetricsRepoError, MetricsRepository, OrgMetricsRepository};
 use crate::metrics::summary::{summarize, Summary};
 use crate::metrics::window::SummaryQuery;
-use crate::project::Project;
 use crate::storage::StorageError;
 use crate::validation::InvalidParams;
 
@@ -47,10 +46,10 @@ impl Summaries {
 
     pub async fn summary(
         &self,
-        project: &Project,
+        project: ProjectId,
         query: &SummaryQuery,
     ) -> Result<Summary, SummaryError> {
-        let ledger = self.repo.deltas(project.id, &query.window).await?;
+        let ledger = self.repo.deltas(project, &query.window).await?;
         Ok(summarize(query, &ledger))
     }
 }

@@ -2,10 +2,9 @@ use actix_web::{web, HttpRequest};
 use krafter_domain::access::Scope;
 use krafter_domain::ids::FindingId;
 use krafter_domain::ledger::{
-    parse_instant, CreateFinding, FindingCursor, FindingQuery, FindingStatus, FindingTitle,
-    PriorityScore, RecordVerification, Severity, SourceName, UpdateFinding, VerificationResult,
+    parse_instant, CreateFinding, FindingQuery, FindingStatus, FindingTitle, PriorityScore,
+    RecordVerification, Severity, SourceName, UpdateFinding, VerificationResult,
 };
-use krafter_domain::page::PageLimit;
 use krafter_domain::validation::Collector;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +16,7 @@ use crate::dto::{
 use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
 use crate::extract::{json_body, query};
-use crate::routes::{path_id, project_access, ProjectPath};
+use crate::routes::{page_params, page_reply, path_id, project_access, ProjectPath};
 use crate::Services;
 
 const NO_FINDING: &str = "no such finding in this project";
@@ -167,7 +166,7 @@ pub async fn create(
 ) -> Result<Reply<FindingDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditWrite, &path).await?;
     let input = json_body::<CreateFindingBody>(&req, &body)?.parse()?;
-    let finding = services.ledger.create_finding(&project, input).await?;
+    let finding = services.ledger.create_finding(project.id, input).await?;
     Ok(Reply::created(FindingDto::from(&finding)))
 }
 
@@ -196,7 +195,10 @@ pub async fn update(
     let project = project_access(&req, &services, Scope::AuditWrite, &path.project).await?;
     let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
     let input = json_body::<UpdateFindingBody>(&req, &body)?.parse()?;
-    let finding = services.ledger.update_finding(&project, id, input).await?;
+    let finding = services
+        .ledger
+        .update_finding(project.id, id, input)
+        .await?;
     Ok(Reply::ok(FindingDto::from(&finding)))
 }
 
@@ -222,7 +224,7 @@ pub async fn get(
 ) -> Result<Reply<FindingDetailDto>, ApiError> {
     let project = project_access(&req, &services, Scope::AuditRead, &path.project).await?;
     let id: FindingId = path_id(&path.finding_id, NO_FINDING)?;
-    let detail = services.ledger.finding(&project, id).await?;
+    let detail = services.ledger.finding(project.id, id).await?;
     Ok(Reply::ok(FindingDetailDto::from(&detail)))
 }
 
@@ -250,20 +252,16 @@ pub async fn list(
     let mut errors = Collector::new();
     let status = errors.take(raw.status.as_deref().map(FindingStatus::parse).transpose());
     let source = errors.take(raw.source.as_deref().map(SourceName::parse).transpose());
-    let limit = errors.take(PageLimit::parse(raw.limit.as_deref()));
-    let after = errors.take(raw.cursor.as_deref().map(FindingCursor::parse).transpose());
+    let (limit, after) = page_params(&mut errors, raw.limit.as_deref(), raw.cursor.as_deref());
     errors.finish()?;
     let query = FindingQuery {
         status: status.flatten(),
         source: source.flatten(),
         limit: limit.expect("checked"),
-        after: after.flatten(),
+        after,
     };
-    let page = services.ledger.list_findings(&project, query).await?;
-    Ok(Reply::page(
-        page.items.iter().map(FindingDto::from).collect(),
-        page.next.map(|c| c.encode()),
-    ))
+    let page = services.ledger.list_findings(project.id, query).await?;
+    Ok(page_reply(page, |f| FindingDto::from(f)))
 }
 
 /// Record a verification of a finding.
@@ -301,7 +299,7 @@ pub async fn verify(
     };
     let verification = services
         .ledger
-        .record_verification(&project, id, input)
+        .record_verification(project.id, id, input)
         .await?;
     Ok(Reply::created(VerificationDto::from(&verification)))
 }
@@ -334,6 +332,9 @@ pub async fn open_regression(
     let input = krafter_domain::ledger::OpenRegression {
         occurred_at: optional_instant(body.occurred_at.as_deref())?,
     };
-    let regression = services.ledger.open_regression(&project, id, input).await?;
+    let regression = services
+        .ledger
+        .open_regression(project.id, id, input)
+        .await?;
     Ok(Reply::created(RegressionDto::from(&regression)))
 }

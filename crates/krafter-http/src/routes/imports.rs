@@ -6,11 +6,8 @@ use actix_web::{web, HttpMessage, HttpRequest};
 use bytes::BytesMut;
 use futures::StreamExt;
 use krafter_domain::access::Scope;
-use krafter_domain::import::{
-    parse_document, BodyKind, ImportCursor, ImportQuery, ImportRecord, ImportRequest,
-};
+use krafter_domain::import::{parse_document, BodyKind, ImportQuery, ImportRecord, ImportRequest};
 use krafter_domain::ledger::SourceName;
-use krafter_domain::page::PageLimit;
 use krafter_domain::validation::Collector;
 use krafter_domain::InvalidParams;
 use serde::{Deserialize, Serialize};
@@ -21,7 +18,7 @@ use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
 use crate::extract::query;
 use crate::routes::findings::optional_instant;
-use crate::routes::{project_access, ProjectPath};
+use crate::routes::{page_params, page_reply, project_access, ProjectPath};
 use crate::Services;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -268,18 +265,14 @@ pub async fn list(
     let project = project_access(&req, &services, Scope::AuditRead, &path).await?;
     let raw: ListImportsQuery = query(&req)?;
     let mut errors = Collector::new();
-    let limit = errors.take(PageLimit::parse(raw.limit.as_deref()));
-    let after = errors.take(raw.cursor.as_deref().map(ImportCursor::parse).transpose());
+    let (limit, after) = page_params(&mut errors, raw.limit.as_deref(), raw.cursor.as_deref());
     errors.finish()?;
     let query = ImportQuery {
         limit: limit.expect("checked"),
-        after: after.flatten(),
+        after,
     };
     let page = services.imports.list(project.id, query).await?;
-    Ok(Reply::page(
-        page.items.iter().map(ImportDto::from).collect(),
-        page.next.map(|c| c.encode()),
-    ))
+    Ok(page_reply(page, |r| ImportDto::from(r)))
 }
 
 /// The schemas of an import's two bodies, as strictly as `krafter_domain::import` reads them:

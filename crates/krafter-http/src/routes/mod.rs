@@ -104,6 +104,35 @@ fn record_use(services: &web::Data<Services>, caller: Caller) {
     }
 }
 
+/// A listing's `limit` and `cursor`, their errors collected with the request's others.
+pub fn page_params<Id: krafter_domain::page::KeysetId>(
+    errors: &mut krafter_domain::validation::Collector,
+    limit: Option<&str>,
+    cursor: Option<&str>,
+) -> (
+    Option<krafter_domain::page::PageLimit>,
+    Option<krafter_domain::page::KeysetCursor<Id>>,
+) {
+    let limit = errors.take(krafter_domain::page::PageLimit::parse(limit));
+    let after = errors.take(
+        cursor
+            .map(krafter_domain::page::KeysetCursor::parse)
+            .transpose(),
+    );
+    (limit, after.flatten())
+}
+
+/// A page as a listing answers it: its items as `dto` makes them, `meta.next_cursor`.
+pub fn page_reply<T, D: serde::Serialize, Id: krafter_domain::page::KeysetId>(
+    page: krafter_domain::page::Page<T, krafter_domain::page::KeysetCursor<Id>>,
+    dto: impl FnMut(&T) -> D,
+) -> crate::envelope::Reply<Vec<D>> {
+    crate::envelope::Reply::page(
+        page.items.iter().map(dto).collect(),
+        page.next.map(|c| c.encode()),
+    )
+}
+
 /// A UUID from the path; anything else cannot name a resource.
 pub fn path_id<T: std::str::FromStr>(raw: &str, what: &'static str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound(what))

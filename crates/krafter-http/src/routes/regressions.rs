@@ -75,7 +75,7 @@ pub async fn close(
     };
     let regression = services
         .ledger
-        .close_regression(&project, id, input)
+        .close_regression(project.id, id, input)
         .await?;
     Ok(Reply::ok(RegressionDto::from(&regression)))
 }

@@ -68,7 +68,7 @@ pub async fn project(
     let query = remediation_query(&req, &services)?;
     let report = services
         .remediation
-        .project_report(&project, &query)
+        .project_report(project.org_id, project.id, &query)
         .await?;
     Ok(Reply::ok(RemediationDto::from(&report)))
 }

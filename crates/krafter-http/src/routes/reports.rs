@@ -3,10 +3,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures::TryStreamExt;
 use krafter_domain::access::Scope;
 use krafter_domain::export::{
-    ExportFields, ExportRequest, IdempotencyKey, Report, ReportCursor, ReportId, ReportQuery,
-    ReportStatus,
+    ExportFields, ExportRequest, IdempotencyKey, Report, ReportId, ReportQuery, ReportStatus,
 };
-use krafter_domain::page::PageLimit;
 use krafter_domain::project::Project;
 use krafter_domain::validation::Collector;
 use serde::Deserialize;
@@ -16,7 +14,7 @@ use crate::dto::{ExportFormatDto, ReportDetailDto, ReportDto};
 use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
 use crate::extract::{json_body, query};
-use crate::routes::{path_id, project_access, ProjectPath};
+use crate::routes::{page_params, page_reply, path_id, project_access, ProjectPath};
 use crate::{Services, QUOTA_REMAINING_HEADER};
 
 const NO_REPORT: &str = "no such report in this project";
@@ -179,21 +177,14 @@ pub async fn list(
     let project = project_access(&req, &services, Scope::AuditRead, &path).await?;
     let raw: ListReportsQuery = query(&req)?;
     let mut errors = Collector::new();
-    let limit = errors.take(PageLimit::parse(raw.limit.as_deref()));
-    let after = errors.take(raw.cursor.as_deref().map(ReportCursor::parse).transpose());
+    let (limit, after) = page_params(&mut errors, raw.limit.as_deref(), raw.cursor.as_deref());
     errors.finish()?;
     let query = ReportQuery {
         limit: limit.expect("checked"),
-        after: after.flatten(),
+        after,
     };
     let page = services.exports.reports(&project, query).await?;
-    Ok(Reply::page(
-        page.items
-            .iter()
-            .map(|r| detail(&services, &project, r))
-            .collect(),
-        page.next.map(|c| c.encode()),
-    ))
+    Ok(page_reply(page, |r| detail(&services, &project, r)))
 }
 
 /// A report: its status, `error` once failed, `download_url` once exported.

@@ -49,6 +49,6 @@ pub async fn summary(
     let query = services
         .summaries
         .query(params.date_from.as_deref(), params.date_to.as_deref())?;
-    let summary = services.summaries.summary(&project, &query).await?;
+    let summary = services.summaries.summary(project.id, &query).await?;
     Ok(Reply::ok(SummaryDto::from(&summary)))
 }

@@ -111,7 +111,7 @@ async fn move_delivery(
         .execute(conn)
         .await?;
     if moved == 0 {
-        return Err(Tx::LeaseLost);
+        return Err(Tx::Answer(JobQueueError::LeaseLost));
     }
     Ok(())
 }
@@ -130,7 +130,7 @@ async fn hold(conn: &mut AsyncPgConnection, lease: Lease) -> Result<(), Tx> {
         .first(conn)
         .await
         .optional()?;
-    held.map(|_| ()).ok_or(Tx::LeaseLost)
+    held.map(|_| ()).ok_or(Tx::Answer(JobQueueError::LeaseLost))
 }
 
 #[async_trait]
@@ -232,7 +232,7 @@ impl DeliveryQueue for PgStore {
                 .execute(conn)
                 .await?;
             if released == 0 {
-                return Err(Tx::LeaseLost);
+                return Err(Tx::Answer(JobQueueError::LeaseLost));
             }
             Ok(())
         })

@@ -16,46 +16,18 @@ use krafter_domain::export::{
 };
 use krafter_domain::ids::{OrgId, ProjectId};
 use krafter_domain::page::Page;
-use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
+use crate::keyset::{page_of, resume_after};
 use crate::repos::jobs::{notify_workers, JobKind, JobState};
 use crate::rows::ReportRow;
 use crate::schema::{idempotency_keys, jobs, organisations, quota_usage, reports};
+use crate::tx::TxError;
 use crate::PgStore;
 
-/// Why an export transaction stopped; anything but `Db` and `Storage` is an answer.
-enum Tx {
-    Db(DieselError),
-    Storage(StorageError),
-    QuotaExceeded,
-    KeyReused,
-    UnknownOrganisation,
-}
-
-impl From<DieselError> for Tx {
-    fn from(e: DieselError) -> Self {
-        Tx::Db(e)
-    }
-}
-
-impl From<StorageError> for Tx {
-    fn from(e: StorageError) -> Self {
-        Tx::Storage(e)
-    }
-}
-
-impl From<Tx> for ExportRepoError {
-    fn from(e: Tx) -> Self {
-        match e {
-            Tx::Db(e) => ExportRepoError::Storage(crate::store::storage_error(e)),
-            Tx::Storage(e) => ExportRepoError::Storage(e),
-            Tx::QuotaExceeded => ExportRepoError::QuotaExceeded,
-            Tx::KeyReused => ExportRepoError::IdempotencyKeyReused,
-            Tx::UnknownOrganisation => ExportRepoError::UnknownOrganisation,
-        }
-    }
-}
+/// Why an export transaction stopped: a spent quota, a reused key or an unknown organisation
+/// are the port's answers.
+type Tx = TxError<ExportRepoError>;
 
 fn storage(e: DieselError) -> ExportRepoError {
     ExportRepoError::Storage(crate::store::storage_error(e))
@@ -95,7 +67,9 @@ async fn enqueue_in(
     let month = export.month.first_day();
     // A claim that expired by the time of this request may be taken over.
     let requested_at = export.report.created_at;
-    let limit = limit_of(conn, org).await?.ok_or(Tx::UnknownOrganisation)?;
+    let limit = limit_of(conn, org)
+        .await?
+        .ok_or(Tx::Answer(ExportRepoError::UnknownOrganisation))?;
 
     if let Some(claim) = &export.idempotency {
         use diesel::query_dsl::methods::FilterDsl;
@@ -131,7 +105,7 @@ async fn enqueue_in(
                 .first(conn)
                 .await?;
             if fingerprint != claim.fingerprint.as_str() {
-                return Err(Tx::KeyReused);
+                return Err(Tx::Answer(ExportRepoError::IdempotencyKeyReused));
             }
             let report: Report = reports::table
                 .find(held)
@@ -173,7 +147,7 @@ async fn enqueue_in(
     let Some(used) = used else {
         // In the request's span: the line names the request that was refused.
         tracing::warn!(%org, %month, limit, "export refused: the organisation's monthly export quota is used up");
-        return Err(Tx::QuotaExceeded);
+        return Err(Tx::Answer(ExportRepoError::QuotaExceeded));
     };
 
     let report: Report = diesel::insert_into(reports::table)
@@ -242,38 +216,17 @@ impl ExportRepository for PgStore {
     ) -> Result<Page<Report, ReportCursor>, ExportRepoError> {
         let mut conn = self.conn().await?;
         let limit = query.limit.get() as usize;
-        let mut select = reports::table
+        let select = reports::table
             .filter(reports::project_id.eq(project.as_uuid()))
             .select(ReportRow::as_select())
             .order((reports::created_at.desc(), reports::id.desc()))
             .limit(limit as i64 + 1)
             .into_boxed();
-        if let Some(after) = query.after {
-            // (created_at, id) < (after.created_at, after.id), in a form the index bounds by.
-            select = select.filter(
-                reports::created_at.le(after.created_at).and(
-                    reports::created_at
-                        .lt(after.created_at)
-                        .or(reports::id.lt(after.id.as_uuid())),
-                ),
-            );
-        }
+        let select = resume_after!(select, reports, query.after);
         let rows: Vec<ReportRow> = select.load(&mut conn).await.map_err(storage)?;
-        let more = rows.len() > limit;
-        let items = rows
-            .into_iter()
-            .take(limit)
-            .map(Report::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if more {
-            items.last().map(|r| ReportCursor {
-                created_at: r.created_at,
-                id: r.id,
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(rows, limit, Report::try_from, |r| {
+            (r.created_at, r.id)
+        })?)
     }
 
     async fn quota(&self, org: OrgId, month: QuotaMonth) -> Result<QuotaUsage, ExportRepoError> {

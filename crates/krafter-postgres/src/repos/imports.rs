@@ -23,11 +23,16 @@ use krafter_domain::page::Page;
 use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
-use crate::repos::ledger::{add_deltas, TxError};
+use crate::keyset::{page_of, resume_after};
+use crate::repos::ledger::add_deltas;
 use crate::repos::remediation::{add_remediation, merge, policy_at, RemediationTotals};
 use crate::rows::{self, FindingEventRow, FindingRow, RegressionRow};
 use crate::schema::{finding_events, findings, imports, regressions};
+use crate::tx::TxError;
 use crate::PgStore;
+
+/// Why an import's transaction stopped; a refused plan is the port's answer.
+type Tx = TxError<ImportRepoError>;
 
 /// Rows per multi-row insert: PostgreSQL takes at most 65,535 parameters in one statement.
 const INSERT_CHUNK: usize = 2_000;
@@ -97,20 +102,6 @@ impl TryFrom<ImportRow> for ImportRecord {
     }
 }
 
-impl From<TxError> for ImportRepoError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Rejected(r) => ImportRepoError::Rejected(r),
-            TxError::Db(e) => ImportRepoError::Storage(crate::store::storage_error(e)),
-            TxError::Storage(e) => ImportRepoError::Storage(e),
-            // An import names no finding or regression: these cannot come back from it.
-            TxError::FindingNotFound | TxError::RegressionNotFound => ImportRepoError::Storage(
-                StorageError::new("an import lost a finding it had locked"),
-            ),
-        }
-    }
-}
-
 #[async_trait]
 impl ImportRepository for PgStore {
     async fn apply_import(
@@ -124,7 +115,7 @@ impl ImportRepository for PgStore {
         let remediation_totals = self.remediation_totals;
         let header = header.clone();
         let record = conn
-            .transaction::<_, TxError, _>(async move |conn| {
+            .transaction::<_, Tx, _>(async move |conn| {
                 // Imports of one source into one project go one at a time: the second reads the
                 // findings the first created, so that none is created twice.
                 diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -143,7 +134,7 @@ impl ImportRepository for PgStore {
                     .into_iter()
                     .map(Finding::try_from)
                     .collect::<Result<Vec<_>, _>>()?;
-                let plan = decide(&stored).map_err(TxError::Rejected)?;
+                let plan = decide(&stored).map_err(|r| Tx::Answer(ImportRepoError::Rejected(r)))?;
                 drop(stored);
                 apply_plan(conn, project, &header, &plan, remediation_totals).await?;
                 let row = ImportRow::new(project, &header, &plan.counts);
@@ -164,37 +155,20 @@ impl ImportRepository for PgStore {
     ) -> Result<Page<ImportRecord, ImportCursor>, ImportRepoError> {
         let mut conn = self.conn().await?;
         let limit = query.limit.get() as usize;
-        let mut select = imports::table
+        let select = imports::table
             .filter(imports::project_id.eq(project.as_uuid()))
             .select(ImportRow::as_select())
             .order((imports::created_at.desc(), imports::id.desc()))
             .limit(limit as i64 + 1)
             .into_boxed();
-        if let Some(after) = query.after {
-            select = select.filter(
-                imports::created_at.le(after.created_at).and(
-                    imports::created_at
-                        .lt(after.created_at)
-                        .or(imports::id.lt(after.id.as_uuid())),
-                ),
-            );
-        }
+        let select = resume_after!(select, imports, query.after);
         let rows: Vec<ImportRow> = select
             .load(&mut conn)
             .await
             .map_err(crate::store::storage_error)?;
-        let more = rows.len() > limit;
-        let items = rows
-            .into_iter()
-            .take(limit)
-            .map(ImportRecord::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if more {
-            items.last().map(ImportCursor::after)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(rows, limit, ImportRecord::try_from, |r| {
+            (r.created_at, r.id)
+        })?)
     }
 }
 
@@ -206,7 +180,7 @@ async fn apply_plan(
     header: &ImportHeader,
     plan: &ImportPlan,
     remediation_totals: bool,
-) -> Result<(), TxError> {
+) -> Result<(), Tx> {
     let mut remediation = RemediationTotals::new();
     let mut deltas: Vec<DatedDelta> = Vec::with_capacity(plan.creations.len() + plan.changes.len());
 
@@ -383,7 +357,7 @@ async fn apply_plan(
 async fn returned_shifts(
     conn: &mut AsyncPgConnection,
     plan: &ImportPlan,
-) -> Result<Vec<DatedDelta>, TxError> {
+) -> Result<Vec<DatedDelta>, Tx> {
     let changed: Vec<Uuid> = plan.changes.iter().map(|c| c.before.id.as_uuid()).collect();
     let mut stored_regressions: BTreeMap<Uuid, Vec<Regression>> = BTreeMap::new();
     let rows: Vec<RegressionRow> = regressions::table

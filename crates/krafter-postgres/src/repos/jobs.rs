@@ -35,6 +35,7 @@ use uuid::Uuid;
 
 use crate::rows::{report_sources, ReportRow};
 use crate::schema::{jobs, quota_usage, reports};
+use crate::tx::TxError;
 use crate::PgStore;
 
 /// The channel `enqueue` notifies and `wait` listens on.
@@ -93,34 +94,8 @@ fn interval(d: Duration) -> Result<PgInterval, StorageError> {
         .map_err(|_| crate::store::storage_error("lease too long"))
 }
 
-/// Why a queue transaction stopped.
-pub(crate) enum Tx {
-    Db(DieselError),
-    Storage(StorageError),
-    LeaseLost,
-}
-
-impl From<DieselError> for Tx {
-    fn from(e: DieselError) -> Self {
-        Tx::Db(e)
-    }
-}
-
-impl From<StorageError> for Tx {
-    fn from(e: StorageError) -> Self {
-        Tx::Storage(e)
-    }
-}
-
-impl From<Tx> for JobQueueError {
-    fn from(e: Tx) -> Self {
-        match e {
-            Tx::Db(e) => JobQueueError::Storage(crate::store::storage_error(e)),
-            Tx::Storage(e) => JobQueueError::Storage(e),
-            Tx::LeaseLost => JobQueueError::LeaseLost,
-        }
-    }
-}
+/// Why a queue transaction stopped: a lost lease is the port's answer.
+pub(crate) type Tx = TxError<JobQueueError>;
 
 /// A claimed job's row and the token that proves its lease.
 #[derive(Debug, Clone, Copy)]
@@ -167,7 +142,7 @@ pub(crate) async fn release(
         .execute(conn)
         .await?;
     if released == 0 {
-        return Err(Tx::LeaseLost);
+        return Err(Tx::Answer(JobQueueError::LeaseLost));
     }
     Ok(())
 }
@@ -276,7 +251,7 @@ async fn claim_in(
                 Ok(claimed) => return Ok(Some(Claimed::Delivery(claimed))),
                 // A row no version of us could read must not block the queue: it is ended,
                 // visibly, and the claim goes on to the next job.
-                Err(Tx::Storage(error)) => {
+                Err(TxError::Storage(error)) => {
                     tracing::error!(delivery = %id, %error, "unreadable delivery; failed without sending");
                     crate::repos::deliveries::fail_unreadable(conn, id).await?;
                     continue;
@@ -463,7 +438,7 @@ impl JobQueue for PgStore {
             let id = job.report.id.as_uuid();
             move_report(conn, id, ReportStatus::Exported, None, Some(artefact))
                 .await?
-                .ok_or(Tx::LeaseLost)?;
+                .ok_or(Tx::Answer(JobQueueError::LeaseLost))?;
             wake_deliveries(conn, id).await?;
             notify_workers(conn).await?;
             Ok(())
@@ -486,7 +461,7 @@ impl JobQueue for PgStore {
             let id = job.report.id.as_uuid();
             move_report(conn, id, ReportStatus::Queued, None, None)
                 .await?
-                .ok_or(Tx::LeaseLost)?;
+                .ok_or(Tx::Answer(JobQueueError::LeaseLost))?;
             keep_detail(conn, id, detail).await?;
             Ok(())
         })
@@ -507,7 +482,7 @@ impl JobQueue for PgStore {
             let id = job.report.id.as_uuid();
             move_report(conn, id, ReportStatus::Failed, Some(reason), None)
                 .await?
-                .ok_or(Tx::LeaseLost)?;
+                .ok_or(Tx::Answer(JobQueueError::LeaseLost))?;
             keep_detail(conn, id, detail).await?;
             // The deliveries waiting for it fail now, saying why.
             if wake_deliveries(conn, id).await? > 0 {

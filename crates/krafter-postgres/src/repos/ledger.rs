@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
-use diesel::result::Error as DieselError;
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::ids::{FindingId, ProjectId, RegressionId};
@@ -23,47 +22,23 @@ use krafter_domain::ledger::{
 use krafter_domain::metrics::remediation::{remediation_deltas, RemediationWrite};
 use krafter_domain::metrics::{returned_shift, DatedDelta, DayDelta, FindingRecord};
 use krafter_domain::page::Page;
-use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
+use crate::keyset::{page_of, resume_after};
 use crate::repos::remediation::{add_remediation, due_on_in, merge, RemediationTotals};
 use crate::rows::{
     self, DailyTotalRow, FindingEventRow, FindingRow, RegressionRow, VerificationRow,
 };
 use crate::schema::{finding_events, findings, project_daily_totals, regressions, verifications};
+use crate::tx::TxError;
 use crate::PgStore;
 
-/// Why a ledger transaction stopped; anything but `Db` and `Storage` is an answer, not a failure.
-pub(crate) enum TxError {
-    Db(DieselError),
-    Storage(StorageError),
-    FindingNotFound,
-    RegressionNotFound,
-    Rejected(Rejection),
-}
+/// Why a ledger transaction stopped; a missing finding or regression and a refused decision are
+/// the port's answers.
+type Tx = TxError<LedgerRepoError>;
 
-impl From<DieselError> for TxError {
-    fn from(e: DieselError) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl From<StorageError> for TxError {
-    fn from(e: StorageError) -> Self {
-        TxError::Storage(e)
-    }
-}
-
-impl From<TxError> for LedgerRepoError {
-    fn from(e: TxError) -> Self {
-        match e {
-            TxError::Db(e) => LedgerRepoError::Storage(crate::store::storage_error(e)),
-            TxError::Storage(e) => LedgerRepoError::Storage(e),
-            TxError::FindingNotFound => LedgerRepoError::FindingNotFound,
-            TxError::RegressionNotFound => LedgerRepoError::RegressionNotFound,
-            TxError::Rejected(r) => LedgerRepoError::Rejected(r),
-        }
-    }
+fn rejected(r: Rejection) -> Tx {
+    Tx::Answer(LedgerRepoError::Rejected(r))
 }
 
 /// Locks the finding against concurrent writes until the transaction ends.
@@ -71,7 +46,7 @@ async fn lock_finding(
     conn: &mut AsyncPgConnection,
     project: ProjectId,
     id: FindingId,
-) -> Result<Finding, TxError> {
+) -> Result<Finding, Tx> {
     let row = findings::table
         .filter(findings::id.eq(id.as_uuid()))
         .filter(findings::project_id.eq(project.as_uuid()))
@@ -80,7 +55,7 @@ async fn lock_finding(
         .first(conn)
         .await
         .optional()?
-        .ok_or(TxError::FindingNotFound)?;
+        .ok_or(Tx::Answer(LedgerRepoError::FindingNotFound))?;
     Ok(Finding::try_from(row)?)
 }
 
@@ -102,7 +77,7 @@ async fn regressions_of(
 async fn events_of(
     conn: &mut AsyncPgConnection,
     finding: FindingId,
-) -> Result<Vec<(DateTime<Utc>, FindingState)>, TxError> {
+) -> Result<Vec<(DateTime<Utc>, FindingState)>, Tx> {
     let stored: Vec<(DateTime<Utc>, i16, i32)> = finding_events::table
         .filter(finding_events::finding_id.eq(finding.as_uuid()))
         .order(finding_events::seq.asc())
@@ -120,10 +95,7 @@ async fn events_of(
     Ok(events)
 }
 
-async fn record_of(
-    conn: &mut AsyncPgConnection,
-    finding: FindingId,
-) -> Result<FindingRecord, TxError> {
+async fn record_of(conn: &mut AsyncPgConnection, finding: FindingId) -> Result<FindingRecord, Tx> {
     Ok(FindingRecord {
         events: events_of(conn, finding).await?,
         regressions: regressions_of(conn, finding).await?,
@@ -188,7 +160,7 @@ impl LedgerRepository for PgStore {
         let event = FindingEventRow::new(finding.id, 0, creation.occurred_at, creation.after);
         let remediation_totals = self.remediation_totals;
         let due = conn
-            .transaction::<_, TxError, _>(async move |conn| {
+            .transaction::<_, Tx, _>(async move |conn| {
                 let due = if remediation_totals {
                     due_on_in(conn, project, finding.created_at, finding.severity).await?
                 } else {
@@ -237,14 +209,14 @@ impl LedgerRepository for PgStore {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
         let finding = conn
-            .transaction::<_, TxError, _>(async move |conn| {
+            .transaction::<_, Tx, _>(async move |conn| {
                 let current = lock_finding(conn, project, finding).await?;
                 let due: Option<NaiveDate> = findings::table
                     .find(current.id.as_uuid())
                     .select(findings::due_on)
                     .first(conn)
                     .await?;
-                let Some(change) = decide(&current).map_err(TxError::Rejected)? else {
+                let Some(change) = decide(&current).map_err(rejected)? else {
                     return Ok(current);
                 };
                 // The history replays from the stored state, so the delta must start from it.
@@ -328,32 +300,14 @@ impl LedgerRepository for PgStore {
         if let Some(source) = &query.source {
             select = select.filter(findings::source.eq(source.as_str().to_owned()));
         }
-        if let Some(after) = query.after {
-            // (created_at, id) < (after.created_at, after.id), in a form the index bounds by.
-            select = select.filter(
-                findings::created_at.le(after.created_at).and(
-                    findings::created_at
-                        .lt(after.created_at)
-                        .or(findings::id.lt(after.id.as_uuid())),
-                ),
-            );
-        }
+        let select = resume_after!(select, findings, query.after);
         let rows: Vec<FindingRow> = select
             .load(&mut conn)
             .await
             .map_err(crate::store::storage_error)?;
-        let more = rows.len() > limit;
-        let items = rows
-            .into_iter()
-            .take(limit)
-            .map(Finding::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if more {
-            items.last().map(FindingCursor::after)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(rows, limit, Finding::try_from, |f| {
+            (f.created_at, f.id)
+        })?)
     }
 
     async fn finding(
@@ -367,7 +321,7 @@ impl LedgerRepository for PgStore {
             .build_transaction()
             .repeatable_read()
             .read_only()
-            .run::<_, TxError, _>(async move |conn| {
+            .run::<_, Tx, _>(async move |conn| {
                 let row = findings::table
                     .filter(findings::id.eq(finding.as_uuid()))
                     .filter(findings::project_id.eq(project.as_uuid()))
@@ -375,7 +329,7 @@ impl LedgerRepository for PgStore {
                     .first(conn)
                     .await
                     .optional()?
-                    .ok_or(TxError::FindingNotFound)?;
+                    .ok_or(Tx::Answer(LedgerRepoError::FindingNotFound))?;
                 let finding = Finding::try_from(row)?;
                 let history = events_of(conn, finding.id).await?;
                 let verifications = verifications::table
@@ -409,11 +363,11 @@ impl LedgerRepository for PgStore {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
         let verification = conn
-            .transaction::<_, TxError, _>(async move |conn| {
+            .transaction::<_, Tx, _>(async move |conn| {
                 let current = lock_finding(conn, project, finding).await?;
                 let verification = Verification {
                     finding_id: current.id,
-                    ..decide(&current).map_err(TxError::Rejected)?
+                    ..decide(&current).map_err(rejected)?
                 };
                 diesel::insert_into(verifications::table)
                     .values(VerificationRow::new(project, &verification))
@@ -435,11 +389,11 @@ impl LedgerRepository for PgStore {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
         let regression = conn
-            .transaction::<_, TxError, _>(async move |conn| {
+            .transaction::<_, Tx, _>(async move |conn| {
                 let current = lock_finding(conn, project, finding).await?;
                 let regression = Regression {
                     finding_id: current.id,
-                    ..decide(&current).map_err(TxError::Rejected)?
+                    ..decide(&current).map_err(rejected)?
                 };
                 let before = record_of(conn, current.id).await?;
                 let mut after = before.clone();
@@ -467,7 +421,7 @@ impl LedgerRepository for PgStore {
         let mut conn = self.conn().await?;
         let conn: &mut AsyncPgConnection = &mut conn;
         let regression = conn
-            .transaction::<_, TxError, _>(async move |conn| {
+            .transaction::<_, Tx, _>(async move |conn| {
                 let in_project = regressions::table
                     .filter(regressions::id.eq(regression.as_uuid()))
                     .filter(regressions::project_id.eq(project.as_uuid()));
@@ -477,7 +431,7 @@ impl LedgerRepository for PgStore {
                     .first(conn)
                     .await
                     .optional()?
-                    .ok_or(TxError::RegressionNotFound)?;
+                    .ok_or(Tx::Answer(LedgerRepoError::RegressionNotFound))?;
                 let finding = lock_finding(conn, project, FindingId::from_uuid(finding)).await?;
                 let current: Regression = in_project
                     .select(RegressionRow::as_select())
@@ -485,9 +439,9 @@ impl LedgerRepository for PgStore {
                     .first(conn)
                     .await
                     .optional()?
-                    .ok_or(TxError::RegressionNotFound)?
+                    .ok_or(Tx::Answer(LedgerRepoError::RegressionNotFound))?
                     .into();
-                let decided = decide(&current).map_err(TxError::Rejected)?;
+                let decided = decide(&current).map_err(rejected)?;
                 // Only the closing can change; identity and opening stay as stored.
                 let closed = Regression {
                     closed_at: decided.closed_at,
@@ -528,7 +482,7 @@ impl LedgerRepository for PgStore {
             .build_transaction()
             .repeatable_read()
             .read_only()
-            .run::<_, TxError, _>(async move |conn| load_history(conn, project).await)
+            .run::<_, Tx, _>(async move |conn| load_history(conn, project).await)
             .await?;
         Ok(history)
     }
@@ -538,7 +492,7 @@ impl LedgerRepository for PgStore {
 async fn load_history(
     conn: &mut AsyncPgConnection,
     project: ProjectId,
-) -> Result<ProjectHistory, TxError> {
+) -> Result<ProjectHistory, Tx> {
     let events: Vec<(Uuid, DateTime<Utc>, i16, i32)> = finding_events::table
         .inner_join(findings::table)
         .filter(findings::project_id.eq(project.as_uuid()))

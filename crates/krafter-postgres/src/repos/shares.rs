@@ -13,42 +13,17 @@ use krafter_domain::ids::ProjectId;
 use krafter_domain::share::{
     Delivery, NewShare, Share, ShareId, ShareRepoError, ShareRepository, SharedReport,
 };
-use krafter_domain::storage::StorageError;
 use uuid::Uuid;
 
 use crate::repos::exports::insert_export_job;
 use crate::repos::jobs::{notify_workers, JobKind, JobState};
 use crate::rows::{DeliveryRow, ReportRow, ShareRow};
 use crate::schema::{deliveries, jobs, projects, reports, shares};
+use crate::tx::TxError;
 use crate::PgStore;
 
-enum Tx {
-    Db(DieselError),
-    Storage(StorageError),
-    Answer(ShareRepoError),
-}
-
-impl From<DieselError> for Tx {
-    fn from(e: DieselError) -> Self {
-        Tx::Db(e)
-    }
-}
-
-impl From<StorageError> for Tx {
-    fn from(e: StorageError) -> Self {
-        Tx::Storage(e)
-    }
-}
-
-impl From<Tx> for ShareRepoError {
-    fn from(e: Tx) -> Self {
-        match e {
-            Tx::Db(e) => ShareRepoError::Storage(crate::store::storage_error(e)),
-            Tx::Storage(e) => ShareRepoError::Storage(e),
-            Tx::Answer(e) => e,
-        }
-    }
-}
+/// Why a share transaction stopped; `Answer` is the port's own answer.
+type Tx = TxError<ShareRepoError>;
 
 fn storage(e: DieselError) -> ShareRepoError {
     ShareRepoError::Storage(crate::store::storage_error(e))

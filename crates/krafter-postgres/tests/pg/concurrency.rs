@@ -56,7 +56,7 @@ async fn concurrent_writes_keep_the_totals_exact() {
                     occurred_at: Some(occurred_at),
                 };
                 ledger
-                    .record_verification(&project, finding, input)
+                    .record_verification(project.id, finding, input)
                     .await
                     .map(|_| ())
             } else {
@@ -67,7 +67,7 @@ async fn concurrent_writes_keep_the_totals_exact() {
                     occurred_at: Some(occurred_at),
                 };
                 ledger
-                    .update_finding(&project, finding, input)
+                    .update_finding(project.id, finding, input)
                     .await
                     .map(|_| ())
             }
@@ -234,7 +234,7 @@ async fn concurrent_writes_in_two_projects_keep_the_organisation_totals_exact() 
                 status: FindingStatus::New,
                 occurred_at: Some(occurred_at),
             };
-            let created = ledger.create_finding(&project, input).await.unwrap();
+            let created = ledger.create_finding(project.id, input).await.unwrap();
             let update = UpdateFinding {
                 status: Some(if i % 3 == 0 {
                     FindingStatus::Resolved
@@ -245,7 +245,7 @@ async fn concurrent_writes_in_two_projects_keep_the_organisation_totals_exact() 
                 occurred_at: Some(occurred_at + Duration::hours(30)),
             };
             ledger
-                .update_finding(&project, created.id, update)
+                .update_finding(project.id, created.id, update)
                 .await
                 .unwrap();
             let verification = RecordVerification {
@@ -253,7 +253,7 @@ async fn concurrent_writes_in_two_projects_keep_the_organisation_totals_exact() 
                 occurred_at: Some(occurred_at + Duration::hours(31)),
             };
             ledger
-                .record_verification(&project, created.id, verification)
+                .record_verification(project.id, created.id, verification)
                 .await
                 .unwrap();
         }));

@@ -207,7 +207,10 @@ async fn reports_from_the_totals_equal_the_reference_for_every_granularity_and_w
         for granularity in ["day", "week", "month"] {
             let query = reports.query(from, to, Some(granularity)).unwrap();
             assert!(query.window.to() <= today);
-            let report = reports.project_report(&fx.project, &query).await.unwrap();
+            let report = reports
+                .project_report(fx.org.id, fx.project.id, &query)
+                .await
+                .unwrap();
             let expected =
                 reference::remediation_report(&history, |id| severities[&id], &[], &query);
             assert_agree(
@@ -226,7 +229,10 @@ async fn reports_from_the_totals_equal_the_reference_for_every_granularity_and_w
         .query(Some("2026-03-01"), Some("2026-03-31"), Some("month"))
         .unwrap();
     let org = reports.org_report(fx.org.id, &query).await.unwrap();
-    let project = reports.project_report(&fx.project, &query).await.unwrap();
+    let project = reports
+        .project_report(fx.org.id, fx.project.id, &query)
+        .await
+        .unwrap();
     assert_eq!(
         org.total.by_severity.critical.opened,
         project.total.by_severity.critical.opened + 1

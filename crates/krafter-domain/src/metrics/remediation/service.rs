@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::ids::OrgId;
+use crate::ids::{OrgId, ProjectId};
 use crate::metrics::remediation::delta::RemediationLedger;
 use crate::metrics::remediation::port::{RemediationRepoError, RemediationRepository};
 use crate::metrics::remediation::query::RemediationQuery;
@@ -12,7 +12,6 @@ use crate::metrics::remediation::report::{remediation_report, RemediationReport}
 use crate::metrics::remediation::sla::{
     policy_in_force_at_end_of, CurrentSlaPolicy, EffectivePolicy, SlaPolicy,
 };
-use crate::project::Project;
 use crate::storage::StorageError;
 use crate::validation::InvalidParams;
 
@@ -63,15 +62,16 @@ impl RemediationReports {
         RemediationQuery::parse(date_from, date_to, granularity, self.clock.today())
     }
 
-    /// The report of one project, under its organisation's policies.
+    /// The report of `project`, under the policies of its organisation `org`.
     pub async fn project_report(
         &self,
-        project: &Project,
+        org: OrgId,
+        project: ProjectId,
         query: &RemediationQuery,
     ) -> Result<RemediationReport, RemediationError> {
         let (ledger, policies) = futures::try_join!(
-            self.repo.project_deltas(project.id, &query.window),
-            self.repo.sla_policies(project.org_id),
+            self.repo.project_deltas(project, &query.window),
+            self.repo.sla_policies(org),
         )?;
         Ok(report(&ledger, &policies, query))
     }
@@ -144,12 +144,12 @@ fn report(
 mod tests {
     use super::*;
     use crate::clock::FixedClock;
-    use crate::ids::ProjectId;
     use crate::ledger::Severity;
     use crate::metrics::remediation::delta::{DatedRemediationDelta, RemediationDelta};
     use crate::metrics::remediation::port::MockRemediationRepository;
     use crate::metrics::remediation::severity::BySeverity;
     use crate::metrics::remediation::sla::SlaDays;
+    use crate::project::Project;
     use crate::project::ProjectSlug;
     use chrono::{DateTime, Utc};
 
@@ -202,13 +202,19 @@ mod tests {
             });
         let service = service(repo);
         let query = service.query(None, None, None).unwrap();
-        let report = service.project_report(&project, &query).await.unwrap();
+        let report = service
+            .project_report(project.org_id, project.id, &query)
+            .await
+            .unwrap();
         assert_eq!(report.sla_days, strict());
         assert_eq!(report.total.by_severity.high.opened, 1);
         assert_eq!(report.total.all.open_at_end, 1);
         // A window that ended before the policy took effect shows the one in force then.
         let query = service.query(None, Some("2026-06-09"), None).unwrap();
-        let report = service.project_report(&project, &query).await.unwrap();
+        let report = service
+            .project_report(project.org_id, project.id, &query)
+            .await
+            .unwrap();
         assert_eq!(report.sla_days, SlaPolicy::default());
     }
 

@@ -41,11 +41,12 @@ pub enum OrganisationRepoError {
 ///
 /// Contract: `create` stores a new organisation with the given id and fails only with `Storage`;
 /// `find` answers `Ok(None)` for an id that does not exist; `any` answers whether at least one
-/// organisation exists.
+/// organisation exists; `list` answers every organisation, oldest first (by creation, then id).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait OrganisationRepository: Send + Sync {
     async fn create(&self, organisation: &Organisation) -> Result<(), OrganisationRepoError>;
     async fn find(&self, id: OrgId) -> Result<Option<Organisation>, OrganisationRepoError>;
     async fn any(&self) -> Result<bool, OrganisationRepoError>;
+    async fn list(&self) -> Result<Vec<Organisation>, OrganisationRepoError>;
 }

@@ -88,7 +88,8 @@ pub enum ProjectRepoError {
 ///
 /// Contract: `create` fails with `UnknownOrganisation` when the organisation does not exist and
 /// with `SlugTaken` when the slug is in use in that organisation; `find` answers `Ok(None)` when
-/// the organisation has no project with that slug (including when the organisation does not exist).
+/// the organisation has no project with that slug (including when the organisation does not exist);
+/// `list` answers the organisation's projects by slug (none for an organisation that does not exist).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ProjectRepository: Send + Sync {
@@ -98,4 +99,5 @@ pub trait ProjectRepository: Send + Sync {
         org: OrgId,
         slug: &ProjectSlug,
     ) -> Result<Option<Project>, ProjectRepoError>;
+    async fn list(&self, org: OrgId) -> Result<Vec<Project>, ProjectRepoError>;
 }

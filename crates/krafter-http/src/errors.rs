@@ -278,6 +278,10 @@ impl From<LedgerError> for ApiError {
             LedgerError::Invalid(e) => e.into(),
             LedgerError::Transition(e) => e.into(),
             LedgerError::FindingNotFound => ApiError::NotFound("no such finding in this project"),
+            // The API never names a new finding's id; only an embedder can meet this.
+            LedgerError::FindingExists => {
+                InvalidParams::field("id", "a finding with this id exists").into()
+            }
             LedgerError::RegressionNotFound => {
                 ApiError::NotFound("no such regression in this project")
             }

@@ -121,7 +121,11 @@ pub async fn revoke_key(
     org: OrgId,
     prefix: &str,
 ) -> Result<KeyPrefix, CommandError> {
-    let prefix = KeyPrefix::parse(prefix)?;
+    // The whole key names its prefix; it is not kept, nor logged.
+    let prefix = match ApiKeySecret::parse(prefix.trim()) {
+        Some(secret) => secret.prefix(),
+        None => KeyPrefix::parse(prefix.trim())?,
+    };
     if store
         .revoke(org, &prefix, now)
         .await

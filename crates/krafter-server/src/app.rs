@@ -22,7 +22,7 @@ use crate::cli::{Command, KeyCommand, OrgCommand, ProjectCommand, QuotaCommand, 
 use crate::config::{Config, COMMAND_POOL_SIZE};
 use crate::database::{self, Target};
 use crate::sharing::SharingAdapters;
-use crate::{cluster, demo, import, report};
+use crate::{cluster, demo, import, listing, report};
 
 /// Runs one command to its end, the local cluster (when there is no `DATABASE_URL`) around it.
 pub fn main(command: Command, config: &Config) -> Result<(), CommandError> {
@@ -151,6 +151,15 @@ async fn run(command: Command, config: &Config, database: &Database) -> Result<(
             let secret = admin::create_key(&store, now, org, scopes, &name).await?;
             println!("{}", secret.expose());
         }
+        Command::Org {
+            command: OrgCommand::List { json },
+        } => listing::orgs(&store, json).await?,
+        Command::Project {
+            command: ProjectCommand::List { org, json },
+        } => listing::projects(&store, admin::org_id(&org)?, json).await?,
+        Command::Key {
+            command: KeyCommand::List { org, json },
+        } => listing::keys(&store, admin::org_id(&org)?, json).await?,
         Command::Key {
             command: KeyCommand::Revoke { org, prefix },
         } => {

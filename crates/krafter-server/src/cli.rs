@@ -141,6 +141,12 @@ pub enum OrgCommand {
         #[arg(long)]
         name: String,
     },
+    /// Print every organisation: id, name, created (tab-separated), oldest first.
+    List {
+        /// Print one JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -156,6 +162,15 @@ pub enum ProjectCommand {
         /// The display name (default: the slug).
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Print the organisation's projects: slug, name, created (tab-separated), by slug.
+    List {
+        /// The organisation id.
+        #[arg(long)]
+        org: String,
+        /// Print one JSON array instead.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -173,12 +188,24 @@ pub enum KeyCommand {
         #[arg(long, default_value = "cli")]
         name: String,
     },
-    /// Revoke the key with this prefix (kr_live_ and 12 characters) and print the prefix.
+    /// Revoke a key, given its prefix (kr_live_ and 12 characters) or the whole key, and print
+    /// the prefix.
     Revoke {
         /// The organisation id.
         #[arg(long)]
         org: String,
+        /// The key's prefix, or the key itself.
         prefix: String,
+    },
+    /// Print the organisation's keys: prefix, name, scopes, created, last used, revoked
+    /// (tab-separated, `-` when not set), oldest first. Never the key itself.
+    List {
+        /// The organisation id.
+        #[arg(long)]
+        org: String,
+        /// Print one JSON array instead.
+        #[arg(long)]
+        json: bool,
     },
 }
 

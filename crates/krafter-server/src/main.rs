@@ -8,6 +8,7 @@ mod config;
 mod database;
 mod demo;
 mod import;
+mod listing;
 mod report;
 mod sharing;
 mod telemetry;

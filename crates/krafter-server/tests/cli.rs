@@ -263,3 +263,76 @@ async fn import_reads_a_file_and_prints_the_counts() {
     ));
     assert!(message.contains("no project nope"), "{message}");
 }
+
+#[tokio::test]
+async fn organisations_projects_and_keys_are_listed_and_a_key_is_revoked_by_its_whole_self() {
+    let db = TestDatabase::new().await;
+    let org = value(&krafter(&db, &["org", "create", "--name", "Acme"]));
+    value(&krafter(
+        &db,
+        &[
+            "project", "create", "--org", &org, "--slug", "web", "--name", "Web shop",
+        ],
+    ));
+    value(&krafter(
+        &db,
+        &["project", "create", "--org", &org, "--slug", "api"],
+    ));
+    let key = value(&krafter(
+        &db,
+        &[
+            "key",
+            "create",
+            "--org",
+            &org,
+            "--scopes",
+            "audit:read",
+            "--name",
+            "ci",
+        ],
+    ));
+
+    let orgs = String::from_utf8(krafter(&db, &["org", "list"]).stdout).unwrap();
+    let line: Vec<&str> = orgs.trim().split('\t').collect();
+    assert_eq!(&line[..2], [org.as_str(), "Acme"]);
+    let projects: serde_json::Value = serde_json::from_str(&value(&krafter(
+        &db,
+        &["project", "list", "--org", &org, "--json"],
+    )))
+    .unwrap();
+    let slugs: Vec<&str> = projects
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["api", "web"]);
+    assert_eq!(projects[1]["name"], "Web shop");
+
+    let keys = value(&krafter(&db, &["key", "list", "--org", &org]));
+    let columns: Vec<&str> = keys.split('\t').collect();
+    assert_eq!(columns.len(), 6, "{keys}");
+    assert_eq!(columns[0], &key[..20]);
+    assert_eq!(
+        (columns[1], columns[2], columns[4], columns[5]),
+        ("ci", "audit:read", "-", "-")
+    );
+    assert!(!keys.contains(&key), "the key itself is never listed");
+
+    // The whole key revokes it (its prefix is printed), and the listing shows when.
+    assert_eq!(
+        value(&krafter(&db, &["key", "revoke", "--org", &org, &key])),
+        &key[..20]
+    );
+    let listed: serde_json::Value = serde_json::from_str(&value(&krafter(
+        &db,
+        &["key", "list", "--org", &org, "--json"],
+    )))
+    .unwrap();
+    assert!(listed[0]["revoked_at"].is_string(), "{listed}");
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["audit:read"]));
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert!(
+        refusal(&krafter(&db, &["project", "list", "--org", &unknown])).contains("no organisation")
+    );
+}

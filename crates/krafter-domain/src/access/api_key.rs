@@ -256,7 +256,8 @@ pub enum ApiKeyRepoError {
 /// with `PrefixTaken` when the prefix is in use (the caller generates another key);
 /// `find_by_prefix` answers `Ok(None)` when no key has that prefix, revoked keys included;
 /// `revoke` answers `Ok(false)` when the organisation has no unrevoked key with that prefix;
-/// `touch` records a use and never fails for a missing key.
+/// `touch` records a use and never fails for a missing key; `list` answers the organisation's keys,
+/// revoked ones included, oldest first (none for an organisation that does not exist).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync {
@@ -269,6 +270,7 @@ pub trait ApiKeyRepository: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<bool, ApiKeyRepoError>;
     async fn touch(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<(), ApiKeyRepoError>;
+    async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, ApiKeyRepoError>;
 }
 
 #[cfg(test)]

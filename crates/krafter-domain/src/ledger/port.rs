@@ -64,6 +64,9 @@ pub struct ProjectHistory {
 pub enum LedgerRepoError {
     #[error("no such finding in this project")]
     FindingNotFound,
+    /// `create_finding` was given the id of a finding that exists.
+    #[error("a finding with this id exists")]
+    FindingExists,
     #[error("no such regression in this project")]
     RegressionNotFound,
     #[error(transparent)]
@@ -80,7 +83,7 @@ pub enum LedgerRepoError {
 /// - `create_finding` stores the finding, its creation event and `FindingChange::creation(..).day_delta()`,
 ///   with its `due_on` computed under the policy in force at its creation (the given `due_on` is
 ///   ignored; see [`crate::metrics::remediation::RemediationRepository`]), and answers the
-///   finding as stored.
+///   finding as stored; `FindingExists` (and nothing written) when the finding's id is taken.
 /// - `change_finding` locks the finding against concurrent changes, passes it to `decide`, and when
 ///   `decide` answers a change, stores the change as a history event, the finding's new state and
 ///   `change.day_delta()`; when it answers `None`, writes nothing. Answers the finding as it now is.

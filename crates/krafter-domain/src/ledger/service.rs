@@ -21,6 +21,9 @@ use crate::validation::InvalidParams;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreateFinding {
+    /// The caller's id for the finding (an embedder that keeps its own, say); a fresh one when
+    /// `None`. An id already in use is refused by the store.
+    pub id: Option<FindingId>,
     pub title: FindingTitle,
     pub severity: Severity,
     pub priority_score: PriorityScore,
@@ -60,6 +63,9 @@ pub enum LedgerError {
     Transition(#[from] TransitionError),
     #[error("no such finding in this project")]
     FindingNotFound,
+    /// The caller's id for a new finding is taken.
+    #[error("a finding with this id exists")]
+    FindingExists,
     #[error("no such regression in this project")]
     RegressionNotFound,
     #[error(transparent)]
@@ -70,6 +76,7 @@ impl From<LedgerRepoError> for LedgerError {
     fn from(error: LedgerRepoError) -> Self {
         match error {
             LedgerRepoError::FindingNotFound => Self::FindingNotFound,
+            LedgerRepoError::FindingExists => Self::FindingExists,
             LedgerRepoError::RegressionNotFound => Self::RegressionNotFound,
             LedgerRepoError::Rejected(Rejection::Invalid(e)) => Self::Invalid(e),
             LedgerRepoError::Rejected(Rejection::Transition(e)) => Self::Transition(e),
@@ -102,7 +109,7 @@ impl Ledger {
         let now = self.clock.now();
         let at = occurred_at(input.occurred_at, now, DateTime::<Utc>::MIN_UTC)?;
         let finding = Finding {
-            id: FindingId::generate(),
+            id: input.id.unwrap_or_else(FindingId::generate),
             title: input.title,
             severity: input.severity,
             state: FindingState {
@@ -308,6 +315,7 @@ mod tests {
     async fn a_change_in_the_future_is_refused_before_touching_storage() {
         let ledger = ledger(MockLedgerRepository::new());
         let input = CreateFinding {
+            id: None,
             title: FindingTitle::parse("XSS").unwrap(),
             severity: Severity::Low,
             priority_score: PriorityScore::parse(1).unwrap(),

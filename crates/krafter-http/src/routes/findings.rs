@@ -64,6 +64,7 @@ impl CreateFindingBody {
         let occurred_at = errors.take(optional_instant(self.occurred_at.as_deref()));
         errors.finish()?;
         Ok(CreateFinding {
+            id: None,
             title: title.expect("checked"),
             severity: severity.expect("checked"),
             priority_score: priority_score.expect("checked"),

@@ -81,4 +81,19 @@ impl ApiKeyRepository for PgStore {
         .map_err(crate::store::storage_error)?;
         Ok(())
     }
+
+    async fn list(&self, org: OrgId) -> Result<Vec<ApiKey>, ApiKeyRepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ApiKeyRow> = api_keys::table
+            .filter(api_keys::org_id.eq(org.as_uuid()))
+            .order((api_keys::created_at.asc(), api_keys::id.asc()))
+            .select(ApiKeyRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
+        Ok(rows
+            .into_iter()
+            .map(ApiKey::try_from)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
 }

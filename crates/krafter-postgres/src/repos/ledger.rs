@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::upsert::excluded;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use krafter_domain::ids::{FindingId, ProjectId, RegressionId};
@@ -176,7 +177,16 @@ impl LedgerRepository for PgStore {
                 diesel::insert_into(findings::table)
                     .values(&row)
                     .execute(conn)
-                    .await?;
+                    .await
+                    .map_err(|e| match e {
+                        DieselError::DatabaseError(
+                            DatabaseErrorKind::UniqueViolation,
+                            ref info,
+                        ) if info.constraint_name() == Some("findings_pkey") => {
+                            Tx::Answer(LedgerRepoError::FindingExists)
+                        }
+                        e => Tx::Db(e),
+                    })?;
                 diesel::insert_into(finding_events::table)
                     .values(&event)
                     .execute(conn)

@@ -42,4 +42,15 @@ impl OrganisationRepository for PgStore {
         .map_err(crate::store::storage_error)?;
         Ok(any)
     }
+
+    async fn list(&self) -> Result<Vec<Organisation>, OrganisationRepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<OrganisationRow> = organisations::table
+            .order((organisations::created_at.asc(), organisations::id.asc()))
+            .select(OrganisationRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
+        Ok(rows.into_iter().map(Organisation::from).collect())
+    }
 }

@@ -47,4 +47,19 @@ impl ProjectRepository for PgStore {
             .map_err(crate::store::storage_error)?;
         Ok(row.map(Project::try_from).transpose()?)
     }
+
+    async fn list(&self, org: OrgId) -> Result<Vec<Project>, ProjectRepoError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<ProjectRow> = projects::table
+            .filter(projects::org_id.eq(org.as_uuid()))
+            .order(projects::slug.asc())
+            .select(ProjectRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(crate::store::storage_error)?;
+        Ok(rows
+            .into_iter()
+            .map(Project::try_from)
+            .collect::<Result<Vec<_>, _>>()?)
+    }
 }

@@ -227,6 +227,7 @@ async fn concurrent_writes_in_two_projects_keep_the_organisation_totals_exact() 
         let occurred_at = start + Duration::minutes(i64::from((i * 37) % 40) * 131);
         tasks.push(tokio::spawn(async move {
             let input = krafter_domain::ledger::CreateFinding {
+                id: None,
                 title: krafter_domain::ledger::FindingTitle::parse(&format!("finding {i}"))
                     .unwrap(),
                 severity: krafter_domain::ledger::Severity::ALL[i as usize % 5],

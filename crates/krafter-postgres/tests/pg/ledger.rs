@@ -82,6 +82,25 @@ async fn a_created_finding_has_its_creation_event_and_delta() {
 }
 
 #[tokio::test]
+async fn a_taken_finding_id_is_refused_and_writes_nothing() {
+    let fx = Fixture::new().await;
+    let f = new_finding("XSS", state(Triaged, 400), at("2026-06-01T10:00:00Z"));
+    fx.store.create_finding(fx.project.id, &f).await.unwrap();
+    let again = krafter_domain::ledger::Finding {
+        title: krafter_domain::ledger::FindingTitle::parse("Another").unwrap(),
+        ..new_finding("x", state(Triaged, 900), at("2026-06-02T10:00:00Z"))
+    };
+    let again = krafter_domain::ledger::Finding { id: f.id, ..again };
+    assert!(matches!(
+        fx.store.create_finding(fx.project.id, &again).await,
+        Err(LedgerRepoError::FindingExists)
+    ));
+    assert_eq!(fx.count("SELECT count(*) FROM finding_events").await, 1);
+    assert_eq!(fx.store.daily_totals(fx.project.id).await.unwrap().len(), 1);
+    assert_totals_replay_history(&fx.store, fx.project.id).await;
+}
+
+#[tokio::test]
 async fn a_change_appends_an_event_and_moves_the_finding() {
     let fx = Fixture::new().await;
     let f = new_finding("XSS", state(New, 100), at("2026-06-01T10:00:00Z"));

@@ -29,7 +29,7 @@ const TABLES: [&str; 20] = [
 ];
 
 /// How many migrations the crate embeds.
-const MIGRATIONS: usize = 10;
+const MIGRATIONS: usize = 11;
 
 #[derive(QueryableByName)]
 struct Exists {
@@ -248,4 +248,129 @@ async fn the_regression_rate_migration_backfills_the_returned_findings_exactly()
         remediation
     );
     crate::assert_org_totals_sum_their_projects(store).await;
+}
+
+#[tokio::test]
+async fn the_integrity_migration_goes_down_and_up_with_data_and_refuses_what_disagrees() {
+    use diesel_async::SimpleAsyncConnection;
+    use krafter_domain::ledger::{
+        Finding, FindingStatus, LedgerRepository, Regression, Verification, VerificationResult,
+    };
+
+    use crate::{at, new_finding, state, Fixture};
+
+    let fx = Fixture::new().await;
+    let other_org = crate::organisation(&fx.store, "Other").await;
+    let foreign = crate::project(&fx.store, other_org.id, "foreign").await;
+    let sibling = fx.project("sibling").await;
+    let f = new_finding(
+        "XSS",
+        state(FindingStatus::New, 10),
+        at("2026-06-01T10:00:00Z"),
+    );
+    fx.store.create_finding(fx.project.id, &f).await.unwrap();
+    fx.store
+        .add_verification(
+            fx.project.id,
+            f.id,
+            Box::new(|f: &Finding| {
+                Ok(Verification {
+                    id: krafter_domain::ids::VerificationId::generate(),
+                    finding_id: f.id,
+                    result: VerificationResult::Failed,
+                    occurred_at: at("2026-06-02T10:00:00Z"),
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    fx.store
+        .open_regression(
+            fx.project.id,
+            f.id,
+            Box::new(|f: &Finding| Ok(Regression::open(f.id, at("2026-06-03T10:00:00Z")))),
+        )
+        .await
+        .unwrap();
+    let report = |id: uuid::Uuid,
+                  org: uuid::Uuid,
+                  project: uuid::Uuid,
+                  status: i16,
+                  error: &str| {
+        format!(
+            "INSERT INTO reports (id, org_id, project_id, period_start, period_end, format, status, \
+             snapshot, error, quota_month, created_at, updated_at) VALUES ('{id}', '{org}', '{project}', \
+             '2026-06-01', '2026-06-07', 0, {status}, '{{}}', {error}, '2026-06-01', now(), now())"
+        )
+    };
+    let mut conn = fx.sql().await;
+    let failed = uuid::Uuid::now_v7();
+    conn.batch_execute(&report(
+        failed,
+        fx.org.id.as_uuid(),
+        fx.project.id.as_uuid(),
+        4,
+        "'rendering failed'",
+    ))
+    .await
+    .unwrap();
+
+    let migration = |file: &str| {
+        std::fs::read_to_string(format!(
+            "{}/../../migrations/2026-12-04-000011_integrity/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    conn.batch_execute(&migration("down.sql")).await.unwrap();
+    // Without the constraints, a report of a queued status with an error; going up clears it.
+    let queued = uuid::Uuid::now_v7();
+    conn.batch_execute(&report(
+        queued,
+        fx.org.id.as_uuid(),
+        fx.project.id.as_uuid(),
+        0,
+        "'stale'",
+    ))
+    .await
+    .unwrap();
+    conn.batch_execute(&migration("up.sql")).await.unwrap();
+    assert_eq!(
+        fx.count("SELECT count(*) FROM reports WHERE error IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(fx.count("SELECT count(*) FROM verifications").await, 1);
+    assert_eq!(fx.count("SELECT count(*) FROM regressions").await, 1);
+
+    let refused = [
+        // A report with an error that has not failed.
+        report(uuid::Uuid::now_v7(), fx.org.id.as_uuid(), fx.project.id.as_uuid(), 2, "'x'"),
+        // A report of another organisation's project.
+        report(uuid::Uuid::now_v7(), fx.org.id.as_uuid(), foreign.id.as_uuid(), 0, "NULL"),
+        // A verification, a regression of a finding of another project.
+        format!(
+            "INSERT INTO verifications (id, project_id, finding_id, result, occurred_at) \
+             VALUES ('{}', '{}', '{}', 0, now())",
+            uuid::Uuid::now_v7(),
+            sibling.id,
+            f.id
+        ),
+        format!(
+            "INSERT INTO regressions (id, project_id, finding_id, opened_at) VALUES ('{}', '{}', '{}', now())",
+            uuid::Uuid::now_v7(),
+            sibling.id,
+            f.id
+        ),
+        format!("UPDATE organisations SET name = '   ' WHERE id = '{}'", fx.org.id),
+        format!("UPDATE projects SET name = '' WHERE id = '{}'", fx.project.id),
+        format!("UPDATE organisations SET export_quota = 1000001 WHERE id = '{}'", fx.org.id),
+    ];
+    for sql in refused {
+        assert!(conn.batch_execute(&sql).await.is_err(), "accepted: {sql}");
+    }
+    // And down and up again, with the data in place.
+    conn.batch_execute(&migration("down.sql")).await.unwrap();
+    conn.batch_execute(&migration("up.sql")).await.unwrap();
+    assert_eq!(fx.count("SELECT count(*) FROM reports").await, 2);
 }

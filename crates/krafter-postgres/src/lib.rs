@@ -10,6 +10,7 @@ mod repos;
 mod rows;
 mod schema;
 pub mod seed;
+mod snapshot;
 mod store;
 mod tx;
 

@@ -435,7 +435,7 @@ impl ReportRow {
             period_end: r.period_end,
             format: r.format.code(),
             status: r.status.code(),
-            snapshot: serde_json::to_value(&r.snapshot).map_err(crate::store::storage_error)?,
+            snapshot: crate::snapshot::StoredSnapshot::to_json(&r.snapshot)?,
             error: r.error.clone(),
             artefact_key: r.artefact.as_ref().map(|a| a.key.clone()),
             artefact_size: r
@@ -483,8 +483,7 @@ impl TryFrom<ReportRow> for Report {
             period_end: row.period_end,
             format: ExportFormat::from_code(row.format).ok_or_else(|| corrupt("export format"))?,
             status: ReportStatus::from_code(row.status).ok_or_else(|| corrupt("report status"))?,
-            snapshot: serde_json::from_value(row.snapshot)
-                .map_err(|_| corrupt("report snapshot"))?,
+            snapshot: crate::snapshot::StoredSnapshot::read(row.snapshot)?,
             remediation: row
                 .remediation
                 .map(serde_json::from_value)

@@ -23,7 +23,7 @@ enum StorageErrorKind {
 }
 
 impl StorageError {
-    /// A failure of the store's answer ([`StorageErrorKind::Failed`]).
+    /// The store answered, but not as the adapter expected (not [`Self::is_unavailable`]).
     pub fn new(error: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
         Self {
             kind: StorageErrorKind::Failed,
@@ -31,7 +31,7 @@ impl StorageError {
         }
     }
 
-    /// The store could not be reached ([`StorageErrorKind::Unavailable`]).
+    /// The store could not be reached: [`Self::is_unavailable`], worth a retry.
     pub fn unavailable(error: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
         Self {
             kind: StorageErrorKind::Unavailable,

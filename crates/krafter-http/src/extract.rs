@@ -49,13 +49,16 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result
 
 /// `Content-Type: application/json`, with any parameters but a charset other than UTF-8.
 fn is_json(req: &HttpRequest) -> bool {
-    let Ok(Some(mime)) = req.mime_type() else {
-        return false;
-    };
-    mime.essence_str() == "application/json"
-        && mime
-            .get_param("charset")
-            .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
+    utf8_media_type(req).as_deref() == Some("application/json")
+}
+
+/// The body's media type without parameters (`application/json`), when `Content-Type` names
+/// one whose charset, if any, is UTF-8; `None` otherwise.
+pub fn utf8_media_type(req: &HttpRequest) -> Option<String> {
+    let mime = req.mime_type().ok()??;
+    mime.get_param("charset")
+        .is_none_or(|charset| charset.as_str().eq_ignore_ascii_case("utf-8"))
+        .then(|| mime.essence_str().to_owned())
 }
 
 /// Parses JSON text like `serde_json::from_slice`, but a key repeated within one object is an

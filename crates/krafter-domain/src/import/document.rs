@@ -139,10 +139,7 @@ fn check_version(version: Option<&RawValue>) -> Result<(), InvalidImport> {
         )),
         Err(_) => Err(InvalidImport::new(
             "version",
-            format!(
-                "must be the string \"2.1.0\", not {}",
-                crate::import::sarif::excerpt(raw.get())
-            ),
+            format!("must be the string \"2.1.0\", not {}", excerpt(raw.get())),
         )),
     }
 }
@@ -183,6 +180,16 @@ pub(crate) fn optional_u64<'de, D: serde::Deserializer<'de>>(
     whole.map(Some).ok_or_else(|| {
         serde::de::Error::custom(format!("{n} is not a non-negative integer of 64 bits"))
     })
+}
+
+/// The start of a raw JSON value, for a message.
+fn excerpt(raw: &str) -> String {
+    let short: String = raw.chars().take(40).collect();
+    if short.len() < raw.len() {
+        format!("{short}…")
+    } else {
+        short
+    }
 }
 
 /// Deserializes `raw` as `T`, naming the JSON path of the first problem under `prefix`.

@@ -325,13 +325,3 @@ fn clean(text: &str) -> String {
 fn cut(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
 }
-
-/// The start of a raw JSON value, for a message.
-pub(crate) fn excerpt(raw: &str) -> String {
-    let short: String = raw.chars().take(40).collect();
-    if short.len() < raw.len() {
-        format!("{short}…")
-    } else {
-        short
-    }
-}

@@ -2,7 +2,7 @@
 //! what it changed out.
 
 use actix_web::http::header;
-use actix_web::{web, HttpMessage, HttpRequest};
+use actix_web::{web, HttpRequest};
 use bytes::BytesMut;
 use futures::StreamExt;
 use krafter_domain::access::Scope;
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::dto::rfc3339;
 use crate::envelope::{Envelope, ErrorEnvelope, Reply};
 use crate::errors::ApiError;
-use crate::extract::query;
+use crate::extract::{query, utf8_media_type};
 use crate::routes::findings::optional_instant;
 use crate::routes::{page_params, page_reply, project_access, ProjectPath};
 use crate::Services;
@@ -112,15 +112,9 @@ impl From<&ImportRecord> for ImportDto {
 
 /// The document's kind from `Content-Type` (a charset only as UTF-8); 415 for anything else.
 fn body_kind(req: &HttpRequest) -> Result<BodyKind, ApiError> {
-    let Ok(Some(mime)) = req.mime_type() else {
-        return Err(ApiError::UnsupportedMediaType);
-    };
-    let utf8 = mime
-        .get_param("charset")
-        .is_none_or(|c| c.as_str().eq_ignore_ascii_case("utf-8"));
-    match mime.essence_str() {
-        "application/sarif+json" if utf8 => Ok(BodyKind::Sarif),
-        "application/json" if utf8 => Ok(BodyKind::Json),
+    match utf8_media_type(req).as_deref() {
+        Some("application/sarif+json") => Ok(BodyKind::Sarif),
+        Some("application/json") => Ok(BodyKind::Json),
         _ => Err(ApiError::UnsupportedMediaType),
     }
 }
@@ -320,7 +314,7 @@ pub(crate) fn body_schemas(text: &str) -> serde_json::Map<String, serde_json::Va
                     "rules": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/SarifRule"}},
                 }},
             }},
-            "results": {"type": ["array", "null"], "maxItems": crate::routes::imports::MAX_RESULTS_U32, "items": {"$ref": "#/components/schemas/SarifResult"}},
+            "results": {"type": ["array", "null"], "maxItems": MAX_RESULTS_U32, "items": {"$ref": "#/components/schemas/SarifResult"}},
         },
     }));
     schemas.insert("SarifRule".into(), json!({
@@ -364,7 +358,7 @@ pub(crate) fn body_schemas(text: &str) -> serde_json::Map<String, serde_json::Va
         "not": {"anyOf": [{"required": ["version"]}, {"required": ["runs"]}]},
         "properties": {
             "source": nullable_text_of(100, text),
-            "findings": {"type": "array", "maxItems": crate::routes::imports::MAX_RESULTS_U32, "items": {"$ref": "#/components/schemas/NativeFinding"}},
+            "findings": {"type": "array", "maxItems": MAX_RESULTS_U32, "items": {"$ref": "#/components/schemas/NativeFinding"}},
         },
     }));
     schemas.insert("NativeFinding".into(), json!({
